@@ -1,0 +1,460 @@
+/*
+ * osevent.h - a registry of file descriptors and timeouts that someone
+ * else's event loop drives.
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * Conventions, valid for every function below unless its comment says
+ * otherwise:
+ *
+ *  - An int result >= 0 is success (a count where one is meaningful); a
+ *    negative result is a negative errno value, and a failed call changes
+ *    no state.  Out-parameters come last and are written only on success.
+ *  - Every _free/_remove accepts NULL.
+ *  - Time is osev_time: nanoseconds on CLOCK_MONOTONIC, never the wall
+ *    clock.  OSEV_TIME_INFINITY means "never".
+ *  - Event bits are poll(2)'s: POLLIN, POLLOUT, POLLPRI may be requested;
+ *    POLLERR, POLLHUP, POLLNVAL may be reported without being requested.
+ *  - "Callback" means a function of yours that osevent calls: an fd, timer,
+ *    deferred or event callback.  Every callback runs from a dispatch pass
+ *    (osev_afterpoll, osev_afterselect, osev_loop_once, osev_loop_run,
+ *    osev_dispatch, osev_event_wait), with no osevent lock held, and may
+ *    call any function of this header on the same context except where a
+ *    comment says it may not.
+ *  - A context is thread-safe unless made with OSEV_CTX_SINGLE_THREAD, but
+ *    only one thread dispatches it at a time (see the guide).
+ */
+#ifndef OSEVENT_H
+#define OSEVENT_H
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/select.h>
+#include <sys/time.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(OSEV_BUILDING_LIBRARY) && defined(__GNUC__)
+#define OSEV_EXPORT __attribute__((visibility("default")))
+#else
+#define OSEV_EXPORT
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Errors and time                                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * osev_strerror - a static, human-readable text for an osevent result.
+ * Accepts the negative errno values osevent returns (and positive ones).
+ * Never returns NULL.  Safe from any thread and from any callback.
+ */
+OSEV_EXPORT const char *osev_strerror(int err);
+
+/* Nanoseconds on CLOCK_MONOTONIC. */
+typedef int64_t osev_time;
+
+#define OSEV_TIME_INFINITY INT64_MAX
+
+/*
+ * osev_now - the current CLOCK_MONOTONIC time in nanoseconds.
+ * Safe from any thread, any callback, and a signal handler.
+ */
+OSEV_EXPORT osev_time osev_now(void);
+
+/*
+ * osev_ms, osev_s - convert milliseconds or seconds to osev_time,
+ * saturating at OSEV_TIME_INFINITY and at -OSEV_TIME_INFINITY instead of
+ * overflowing.
+ */
+static inline osev_time osev_ms(int64_t ms)
+{
+    if (ms > INT64_MAX / 1000000)
+        return OSEV_TIME_INFINITY;
+    if (ms < -(INT64_MAX / 1000000))
+        return -OSEV_TIME_INFINITY;
+    return ms * 1000000;
+}
+
+static inline osev_time osev_s(int64_t s)
+{
+    if (s > INT64_MAX / 1000000000)
+        return OSEV_TIME_INFINITY;
+    if (s < -(INT64_MAX / 1000000000))
+        return -OSEV_TIME_INFINITY;
+    return s * 1000000000;
+}
+
+/* ------------------------------------------------------------------ */
+/* Context                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct osev_ctx osev_ctx;
+
+/* No locking: the context is used from one thread only. */
+#define OSEV_CTX_SINGLE_THREAD 0x1u
+/* The built-in loop uses poll(2) instead of epoll.  The environment
+ * variable OSEV_BACKEND=poll has the same effect for every context. */
+#define OSEV_CTX_BACKEND_POLL 0x2u
+
+struct osev_ctx_opts {
+    /* REQUIRED: sizeof(struct osev_ctx_opts) as the caller knows it. */
+    size_t size;
+    /* optional: OSEV_CTX_* flags; unknown bits are refused (-EINVAL). */
+    unsigned flags;
+    /* optional: the allocator, realloc(3)-like (size 0 frees and returns
+     * NULL).  NULL: the C library's.  Must be safe from any thread that
+     * uses the context. */
+    void *(*realloc_fn)(void *user, void *ptr, size_t size);
+    /* optional: passed to realloc_fn. */
+    void *alloc_user;
+};
+
+/*
+ * osev_ctx_new - make a context.
+ * @opts: NULL for defaults; not kept after the call.
+ * @ctx_out: receives the context, which the caller owns and frees with
+ *   osev_ctx_free().
+ * Opens one wakeup fd (an eventfd, close-on-exec), itself watched by the
+ * registry.  Returns 0, -EINVAL (bad opts: size too small, unknown flag,
+ * non-zero bytes past the known struct), -ENOMEM, or the errno of a
+ * failed fd creation (-EMFILE...).
+ */
+OSEV_EXPORT int osev_ctx_new(const struct osev_ctx_opts *opts,
+                             osev_ctx **ctx_out);
+
+/*
+ * osev_ctx_free - end a context: every watch and timer ends (each release
+ * runs once, here), queued events and pending deferred calls are dropped
+ * without being run, and every fd osevent opened is closed; fds the caller
+ * registered are never closed.  NULL is fine.
+ * Called from inside a callback of the same context, the free takes effect
+ * when the dispatch pass that ran the callback returns; callbacks not yet
+ * run in that pass are not run.  Must not be called while another thread
+ * uses the context.
+ */
+OSEV_EXPORT void osev_ctx_free(osev_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* The registry: fd watches                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct osev_fd osev_fd;
+
+/*
+ * An fd callback: @revents holds the requested bits that are ready, plus
+ * POLLERR, POLLHUP or POLLNVAL.  Readiness may be spurious: use
+ * non-blocking fds.
+ */
+typedef void osev_fd_cb(osev_fd *w, int fd, short revents, void *arg);
+
+/*
+ * osev_fd_add - watch @fd for @events (POLLIN|POLLOUT|POLLPRI, or 0 to
+ * hold the watch without delivering anything).
+ * Several watches may name one fd; toward the application they are merged
+ * into one pollfd entry whose events are the union, and each callback gets
+ * only its own bits.  A watch added during a dispatch pass is first called
+ * in a later pass; a watch added after an osev_beforepoll() never gets the
+ * results of that poll.
+ * The fd stays the caller's: osevent never closes it.  Remove the watch
+ * before closing the fd; an fd closed under a watch is reported once as
+ * POLLNVAL (when the poller can see it) and the watch is then muted.
+ * @w_out: receives the watch, owned by the caller until osev_fd_remove().
+ * Returns 0, -EINVAL (NULL ctx or cb, bad event bits), -EBADF (fd < 0 or
+ * not open), -ENOMEM.  May be called from a callback and any thread.
+ */
+OSEV_EXPORT int osev_fd_add(osev_ctx *ctx, int fd, short events,
+                            osev_fd_cb *cb, void *arg, osev_fd **w_out);
+
+/*
+ * osev_fd_modify - change what @w waits for.  0 keeps the watch but
+ * delivers nothing (also the state after a POLLNVAL).  Returns 0, -EINVAL
+ * (NULL, bad bits), -ESTALE (@w already removed but not yet released),
+ * -ENOMEM.  May be called from a callback, its own included.
+ */
+OSEV_EXPORT int osev_fd_modify(osev_fd *w, short events);
+
+/*
+ * osev_fd_remove - end @w.  It is not called again, even if it was already
+ * found ready in the running pass.  Its release function, if any, runs
+ * later, from the next dispatch point (never inside this call).  NULL is
+ * fine; the handle must not be used after this call.
+ */
+OSEV_EXPORT void osev_fd_remove(osev_fd *w);
+
+/*
+ * osev_fd_set_release - set the function called exactly once with the
+ * watch's arg when the watch ends for any reason (removed, or its context
+ * freed), from a clean stack.  NULL clears it.
+ */
+OSEV_EXPORT void osev_fd_set_release(osev_fd *w, void (*release)(void *arg));
+
+/* ------------------------------------------------------------------ */
+/* The registry: timers                                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct osev_timer osev_timer;
+
+/* A timer callback; @now is the time the running pass read. */
+typedef void osev_timer_cb(osev_timer *t, osev_time now, void *arg);
+
+/*
+ * osev_timer_add - a one-shot timer due at @deadline (absolute, on
+ * osev_now()'s clock; a time <= now is due at the next pass;
+ * OSEV_TIME_INFINITY adds it disarmed).  After it fires it stays allocated,
+ * disarmed, until removed, and may be re-armed with osev_timer_set(), from
+ * its own callback too.  Due timers run in deadline order, ties in the
+ * order they were armed; a timer armed during a pass runs in a later one.
+ * Returns 0, -EINVAL (NULL ctx or cb, negative deadline), -ENOMEM.
+ */
+OSEV_EXPORT int osev_timer_add(osev_ctx *ctx, osev_time deadline,
+                               osev_timer_cb *cb, void *arg,
+                               osev_timer **t_out);
+
+/*
+ * osev_timer_set - re-arm @t for @deadline (OSEV_TIME_INFINITY disarms).
+ * Re-arming counts as a new arming for the order of ties.  Returns 0,
+ * -EINVAL (NULL, negative deadline), -ESTALE (removed).
+ */
+OSEV_EXPORT int osev_timer_set(osev_timer *t, osev_time deadline);
+
+/* osev_timer_remove - as osev_fd_remove(), for a timer. */
+OSEV_EXPORT void osev_timer_remove(osev_timer *t);
+
+/* osev_timer_set_release - as osev_fd_set_release(), for a timer. */
+OSEV_EXPORT void osev_timer_set_release(osev_timer *t,
+                                        void (*release)(void *arg));
+
+/*
+ * osev_defer - run fn(ctx, arg) once, at the next dispatch pass (a call
+ * made during a pass runs in the next one).  While one is pending,
+ * osev_beforepoll() gives timeout 0.  Calls run in the order made.
+ * If the context is freed first, fn is not run (free arg yourself in that
+ * case: keep it reachable).  Returns 0, -EINVAL, -ENOMEM.
+ */
+OSEV_EXPORT int osev_defer(osev_ctx *ctx, void (*fn)(osev_ctx *, void *arg),
+                           void *arg);
+
+/* ------------------------------------------------------------------ */
+/* Events                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct osev_event {
+    unsigned type;     /* 0..63: bit (1ULL << type) of a typemask */
+    uint64_t for_user; /* the subscriber's cookie, copied by the producer */
+    void *data;        /* the payload, data_size bytes, freed with the
+                          event; NULL when data_size was 0 */
+} osev_event;
+
+#define OSEV_EVENTMASK_ALL (~(uint64_t)0)
+#define OSEV_EVENT_TYPE_MAX 63u
+
+/*
+ * osev_event_new - allocate an event of @type (0..63) with @data_size
+ * zeroed payload bytes at ev->data.  Allocation happens here, where the
+ * producer can still react; posting cannot fail.  Returns NULL with errno
+ * EINVAL (NULL ctx, type > 63) or ENOMEM.  The event belongs to the caller
+ * until posted or freed.
+ */
+OSEV_EXPORT osev_event *osev_event_new(osev_ctx *ctx, unsigned type,
+                                       uint64_t for_user, size_t data_size);
+
+/*
+ * osev_event_post - queue @ev (made by osev_event_new() on @ctx); it then
+ * belongs to osevent until delivered.  Delivered exactly once: to the
+ * event_occurs hook if its type is in that hook's mask (called from the
+ * next dispatch pass, never from inside this call), else to the first
+ * osev_event_check()/osev_event_wait() that matches it.  Cannot fail.
+ * Any thread, any callback.
+ */
+OSEV_EXPORT void osev_event_post(osev_ctx *ctx, osev_event *ev);
+
+/*
+ * osev_disaster - report that events of @type (0: of any type) may be
+ * missing, because @msg (with @errnoval, 0 if none).  Calls the disaster
+ * hook if one is set; otherwise writes the message to stderr, and every
+ * later osev_event_check()/osev_event_wait() on @ctx returns -EIO.
+ */
+OSEV_EXPORT void osev_disaster(osev_ctx *ctx, unsigned type, const char *msg,
+                               int errnoval);
+
+/* A predicate: non-zero when @ev is wanted.  Must not call osevent. */
+typedef int osev_event_predicate(const osev_event *ev, void *user);
+
+/*
+ * osev_event_check - take the oldest queued event whose type bit is in
+ * @typemask and, if @pred is not NULL, for which pred(ev, pred_user) is
+ * true.  Never blocks and runs no callback.  With pred NULL the cost does
+ * not depend on the number of events of other types.  @ev_out receives the
+ * event, now the caller's (osev_event_free()).  Returns 0, -EAGAIN (none),
+ * -EINVAL, -EIO (an unhooked disaster happened).
+ */
+OSEV_EXPORT int osev_event_check(osev_ctx *ctx, uint64_t typemask,
+                                 osev_event_predicate *pred, void *pred_user,
+                                 osev_event **ev_out);
+
+/*
+ * osev_event_wait - as osev_event_check(), but runs the built-in loop
+ * until a matching event is queued or @deadline (absolute) passes; the
+ * registry is served meanwhile, whatever mode the application otherwise
+ * uses.  Returns 0, -ETIMEDOUT, -EINVAL (negative deadline...), -EIO,
+ * -EBUSY (called from a callback of @ctx), -ESTALE (the context was freed
+ * by a callback meanwhile: do not touch it again).
+ */
+OSEV_EXPORT int osev_event_wait(osev_ctx *ctx, uint64_t typemask,
+                                osev_event_predicate *pred, void *pred_user,
+                                osev_time deadline, osev_event **ev_out);
+
+/* osev_event_free - free an event and its payload.  NULL is fine. */
+OSEV_EXPORT void osev_event_free(osev_ctx *ctx, osev_event *ev);
+
+struct osev_event_hooks {
+    /* optional: the types sent to event_occurs instead of the queue. */
+    uint64_t event_occurs_mask;
+    /* optional (REQUIRED when the mask is not 0): receives each event of
+     * the mask, which is then the application's to osev_event_free().
+     * Called from a dispatch pass; may call osevent. */
+    void (*event_occurs)(void *user, osev_event *ev);
+    /* optional: see osev_disaster().  Must not call osevent. */
+    void (*disaster)(void *user, unsigned type, const char *msg,
+                     int errnoval);
+};
+
+/*
+ * osev_event_set_hooks - set (copy) the event hooks, or with @h NULL clear
+ * them.  @h_size is sizeof(struct osev_event_hooks) as the caller knows
+ * it.  Events already queued stay queued.  Returns 0 or -EINVAL.
+ */
+OSEV_EXPORT int osev_event_set_hooks(osev_ctx *ctx,
+                                     const struct osev_event_hooks *h,
+                                     size_t h_size, void *user);
+
+/* ------------------------------------------------------------------ */
+/* Pull: the application's own poll()/select() loop                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * osev_beforepoll - fill @fds with the entries osevent wants polled and
+ * lower *timeout_ms_io to its next deadline.
+ * @nfds_io: on entry the room at @fds, on return the number of entries
+ *   osevent wants (0 or more: one is always the wakeup fd).
+ * @fds: may point into a larger array holding the application's own fds;
+ *   nothing outside [fds, fds + room) is touched.  May be NULL when the
+ *   room is 0, to ask the number.
+ * @timeout_ms_io: poll(2)'s timeout (negative: infinite), only ever
+ *   lowered, rounded up to whole milliseconds so poll never wakes early;
+ *   0 while deferred calls or event_occurs deliveries are pending.
+ * @now: osev_now(), or 0 to have it read.
+ * Returns 0; -ENOBUFS when the room is short (then *nfds_io is the number
+ * needed and nothing else is written); -EINVAL.
+ * Each call starts a new poll round: the results are for watches that
+ * existed at this call only.  Not from a callback of @ctx (-EBUSY).
+ */
+OSEV_EXPORT int osev_beforepoll(osev_ctx *ctx, int *nfds_io,
+                                struct pollfd *fds, int *timeout_ms_io,
+                                osev_time now);
+
+/*
+ * osev_afterpoll - dispatch the results of poll(2) on the array of the
+ * most recent osev_beforepoll(): ready fd callbacks, then due timers, then
+ * deferred calls.  @nfds must be the number that call returned.  Entries
+ * of watches removed since are ignored, watches added since never receive
+ * these results, and an array that cannot be from that call (another
+ * count, other fds) gets no dispatch at all.  Not from a callback of @ctx
+ * (ignored).
+ */
+OSEV_EXPORT void osev_afterpoll(osev_ctx *ctx, int nfds,
+                                const struct pollfd *fds, osev_time now);
+
+/*
+ * osev_beforeselect - add osevent's fds to the caller's sets (never
+ * clearing a bit) and raise *maxfd_io to the highest fd added (select's
+ * first argument is then *maxfd_io + 1; start it at -1).  POLLIN maps to
+ * @rfds, POLLOUT to @wfds, POLLPRI to @efds (each may be NULL only if no
+ * watch asks for its bit).  The timeout is lowered as in
+ * osev_beforepoll(): *tv_set_io false means "no timeout" (select's NULL),
+ * and it is rounded up to whole microseconds.
+ * Returns 0; -EBADF if any fd is >= FD_SETSIZE, and then nothing is
+ * written; -EINVAL.  Not from a callback of @ctx (-EBUSY).
+ */
+OSEV_EXPORT int osev_beforeselect(osev_ctx *ctx, int *maxfd_io,
+                                  fd_set *rfds, fd_set *wfds, fd_set *efds,
+                                  struct timeval *tv_io, bool *tv_set_io,
+                                  osev_time now);
+
+/*
+ * osev_afterselect - dispatch the results of select(2) on the sets of the
+ * most recent osev_beforeselect(), as osev_afterpoll() does.  @maxfd is
+ * the highest fd to look at.
+ */
+OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
+                                  const fd_set *rfds, const fd_set *wfds,
+                                  const fd_set *efds, osev_time now);
+
+/* ------------------------------------------------------------------ */
+/* Own loop and the aggregate fd                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * osev_loop_once - wait in the built-in loop (epoll, or poll) until
+ * something is ready, @deadline passes or osev_wakeup() is called, then
+ * run one dispatch pass.  Returns the number of callbacks run (0 after a
+ * bare wakeup), -ETIMEDOUT (deadline passed and nothing ran), -EINVAL,
+ * -EBUSY (from a callback of @ctx), -ESTALE (a callback freed @ctx).
+ */
+OSEV_EXPORT int osev_loop_once(osev_ctx *ctx, osev_time deadline);
+
+/*
+ * osev_loop_run - run osev_loop_once() until osev_loop_exit() is called;
+ * returns the code given to it, or a negative errno as osev_loop_once().
+ */
+OSEV_EXPORT int osev_loop_run(osev_ctx *ctx);
+
+/*
+ * osev_loop_exit - make osev_loop_run() return @code (>= 0) after the
+ * running pass.  From a callback, or another thread.
+ */
+OSEV_EXPORT void osev_loop_exit(osev_ctx *ctx, int code);
+
+/*
+ * osev_get_fd - one fd that is readable whenever the context has work
+ * (a watched fd ready, a timer due, a deferred call or a wakeup pending),
+ * for a foreign loop to watch before calling osev_dispatch().  Owned by
+ * the context: do not close it.  Watch it with osev_get_deadline() too.
+ * Returns the fd, or a negative errno (-ENOSYS where the system has no
+ * epoll).
+ */
+OSEV_EXPORT int osev_get_fd(osev_ctx *ctx);
+
+/*
+ * osev_get_deadline - the earliest timer deadline, 0 when work is pending
+ * now, OSEV_TIME_INFINITY when there is no timer.  Returns 0 or -EINVAL.
+ */
+OSEV_EXPORT int osev_get_deadline(osev_ctx *ctx, osev_time *deadline_out);
+
+/*
+ * osev_dispatch - run what is ready now (fds, due timers, deferred calls,
+ * event deliveries) without blocking.  Returns the number of callbacks
+ * run, -EINVAL, -EBUSY (from a callback), -ESTALE (a callback freed ctx).
+ */
+OSEV_EXPORT int osev_dispatch(osev_ctx *ctx);
+
+/*
+ * osev_wakeup - make the context's wakeup fd readable, so that a thread
+ * blocked in the built-in loop, or an application's poll() given the
+ * osev_beforepoll() array, returns.  Async-signal-safe and callable from
+ * any thread; a burst of calls costs one wakeup.
+ */
+OSEV_EXPORT void osev_wakeup(osev_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OSEVENT_H */

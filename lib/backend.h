@@ -1,0 +1,34 @@
+/*
+ * backend.h - how the built-in loop waits (internal).
+ *
+ * A backend has one job: block until an fd of the registry is ready, the
+ * timeout passes or the wakeup fd is written, and mark what is ready with
+ * osev__mark_fd().  It is called with the context locked and unlocks it
+ * while it blocks.
+ *
+ * The epoll set itself is not tied to the epoll backend: it also makes the
+ * aggregate fd of osev_get_fd(), so backend-epoll.c keeps it in step with
+ * the fd table whenever it exists, whichever backend waits.
+ */
+#ifndef OSEV_BACKEND_H
+#define OSEV_BACKEND_H
+
+#include "internal.h"
+
+struct osev__backend {
+    const char *name;
+    /* Returns 0, or a negative errno (EINTR is not an error). */
+    int (*wait)(osev_ctx *ctx, int timeout_ms);
+};
+
+extern const struct osev__backend osev__backend_epoll;
+extern const struct osev__backend osev__backend_poll;
+
+/* backend-epoll.c: the epoll set, made on first need. */
+int osev__ep_open(osev_ctx *ctx);
+int osev__ep_update(osev_ctx *ctx, struct osev__fdent *ent, short mask);
+int osev__ep_open_timerfd(osev_ctx *ctx);
+void osev__ep_arm_timerfd(osev_ctx *ctx, osev_time deadline);
+void osev__ep_close(osev_ctx *ctx);
+
+#endif

@@ -1,0 +1,298 @@
+/*
+ * ctx.c - context life, lock, allocator, errors and time.
+ */
+#include "internal.h"
+#include "backend.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+OSEV_EXPORT const char *osev_strerror(int err)
+{
+    switch (err < 0 ? -err : err) {
+    case 0: return "success";
+    case EINVAL: return "invalid argument";
+    case ENOMEM: return "out of memory";
+    case ENOBUFS: return "caller's array too small";
+    case EAGAIN: return "nothing ready";
+    case ETIMEDOUT: return "deadline passed";
+    case EBADF: return "fd not valid or not representable";
+    case EBUSY: return "not allowed now (reentrant call or wrong state)";
+    case ESTALE: return "handle no longer valid";
+    case EIO: return "events were lost (unhooked disaster)";
+    case ENOSYS: return "not supported on this system";
+    case EMFILE: return "too many open files";
+    case ENFILE: return "too many open files in system";
+    default: return "unknown error";
+    }
+}
+
+OSEV_EXPORT osev_time osev_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (osev_time)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- allocation ---- */
+
+static void *default_realloc(void *user, void *ptr, size_t size)
+{
+    (void)user;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+
+void *osev__alloc(osev_ctx *ctx, size_t size)
+{
+    void *p = ctx->realloc_fn(ctx->alloc_user, NULL, size);
+
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+/* Grow or shrink an array of @n elements, refusing overflow. */
+void *osev__realloc_array(osev_ctx *ctx, void *ptr, size_t n, size_t size)
+{
+    if (n == 0 || size > SIZE_MAX / n)
+        return NULL;
+    return ctx->realloc_fn(ctx->alloc_user, ptr, n * size);
+}
+
+void osev__free(osev_ctx *ctx, void *ptr)
+{
+    if (ptr)
+        ctx->realloc_fn(ctx->alloc_user, ptr, 0);
+}
+
+/*
+ * Copy a caller's versioned struct: a shorter one (an older caller) is
+ * zero-extended; a longer one (a newer caller) is accepted only if the
+ * bytes we do not know are zero, so no request is silently ignored.
+ */
+int osev__copy_struct(void *dst, size_t dst_size, const void *src,
+                      size_t src_size, size_t min_size)
+{
+    const unsigned char *extra = (const unsigned char *)src + dst_size;
+
+    if (src_size < min_size)
+        return -EINVAL;
+    if (src_size > dst_size) {
+        for (size_t i = 0; i < src_size - dst_size; i++)
+            if (extra[i])
+                return -EINVAL;
+        src_size = dst_size;
+    }
+    memset(dst, 0, dst_size);
+    memcpy(dst, src, src_size);
+    return 0;
+}
+
+/* ---- lock and state ---- */
+
+void osev__lock(osev_ctx *ctx)
+{
+    if (!(ctx->flags & OSEV_CTX_SINGLE_THREAD))
+        pthread_mutex_lock(&ctx->mutex);
+}
+
+void osev__unlock(osev_ctx *ctx)
+{
+    if (!(ctx->flags & OSEV_CTX_SINGLE_THREAD))
+        pthread_mutex_unlock(&ctx->mutex);
+}
+
+/*
+ * Whether the caller may not start a dispatch now: from a callback of
+ * this context, or while another thread dispatches or waits in it
+ * (several waiters come with the threads work; until then, -EBUSY).
+ */
+bool osev__in_callback(const osev_ctx *ctx)
+{
+    return ctx->dispatching || ctx->in_wait;
+}
+
+/* Work that makes the next wait return at once. */
+bool osev__work_pending(const osev_ctx *ctx)
+{
+    return !osev__list_empty(&ctx->deferred) ||
+           !osev__list_empty(&ctx->ev_occur) ||
+           !osev__list_empty(&ctx->ready) || ctx->exit_requested;
+}
+
+osev_time osev__next_deadline(const osev_ctx *ctx)
+{
+    return osev__work_pending(ctx) ? 0 : osev__timers_earliest(ctx);
+}
+
+/*
+ * The registry changed in a way a blocked waiter or an embedding loop
+ * must see: a new earliest deadline, new pending work.  During a pass on
+ * this thread nothing is needed now: the pass ends by syncing the
+ * aggregate fd.
+ */
+void osev__kick(osev_ctx *ctx)
+{
+    if (ctx->in_wait)
+        osev_wakeup(ctx);
+    else if (ctx->aggregate && !ctx->dispatching)
+        osev__aggregate_sync(ctx);
+}
+
+OSEV_EXPORT void osev_wakeup(osev_ctx *ctx)
+{
+    uint64_t one = 1;
+    int saved = errno;
+
+    /* Async-signal-safe: one write(2), no lock.  EAGAIN (counter full)
+     * means a wakeup is already pending, which is all we want. */
+    if (ctx && ctx->wake_fd >= 0 && write(ctx->wake_fd, &one, sizeof one) < 0)
+        (void)0;
+    errno = saved;
+}
+
+static void wakeup_drain(osev_fd *w, int fd, short revents, void *arg)
+{
+    uint64_t count;
+
+    (void)w, (void)revents, (void)arg;
+    while (read(fd, &count, sizeof count) > 0)
+        ;
+}
+
+/* ---- life ---- */
+
+static const struct osev__backend *choose_backend(unsigned flags)
+{
+    const char *env = getenv("OSEV_BACKEND");
+
+    if (flags & OSEV_CTX_BACKEND_POLL)
+        return &osev__backend_poll;
+    if (env && strcmp(env, "poll") == 0)
+        return &osev__backend_poll;
+    return &osev__backend_epoll;
+}
+
+static void ctx_init_lists(osev_ctx *ctx)
+{
+    osev__list_init(&ctx->ready);
+    osev__list_init(&ctx->due);
+    osev__list_init(&ctx->deferred);
+    osev__list_init(&ctx->ended);
+    osev__list_init(&ctx->timers);
+    osev__list_init(&ctx->evq_all);
+    osev__list_init(&ctx->ev_occur);
+    for (unsigned i = 0; i <= OSEV_EVENT_TYPE_MAX; i++)
+        osev__list_init(&ctx->evq_type[i]);
+}
+
+OSEV_EXPORT int osev_ctx_new(const struct osev_ctx_opts *opts,
+                             osev_ctx **ctx_out)
+{
+    struct osev_ctx_opts o = { .size = sizeof o };
+    osev_ctx *ctx;
+    int r;
+
+    if (!ctx_out)
+        return -EINVAL;
+    if (opts) {
+        r = osev__copy_struct(&o, sizeof o, opts, opts->size,
+                              offsetof(struct osev_ctx_opts, realloc_fn));
+        if (r < 0)
+            return r;
+    }
+    if (o.flags & ~OSEV__CTX_FLAGS)
+        return -EINVAL;
+    if (!o.realloc_fn)
+        o.realloc_fn = default_realloc;
+
+    ctx = o.realloc_fn(o.alloc_user, NULL, sizeof *ctx);
+    if (!ctx)
+        return -ENOMEM;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->flags = o.flags;
+    ctx->realloc_fn = o.realloc_fn;
+    ctx->alloc_user = o.alloc_user;
+    ctx->backend = choose_backend(o.flags);
+    ctx->ep.epfd = ctx->ep.tfd = -1;
+    ctx->ep.tfd_armed = OSEV_TIME_INFINITY;
+    ctx_init_lists(ctx);
+
+    r = pthread_mutex_init(&ctx->mutex, NULL);
+    if (r) {
+        r = -r;
+        goto fail_free;
+    }
+    ctx->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ctx->wake_fd < 0) {
+        r = -errno;
+        goto fail_mutex;
+    }
+    r = osev__fd_add_internal(ctx, ctx->wake_fd, wakeup_drain, NULL,
+                              &ctx->wake_watch);
+    if (r < 0)
+        goto fail_close;
+    *ctx_out = ctx;
+    return 0;
+
+fail_close:
+    close(ctx->wake_fd);
+    osev__free(ctx, ctx->fdtab);
+    osev__free(ctx, ctx->pfd);
+fail_mutex:
+    pthread_mutex_destroy(&ctx->mutex);
+fail_free:
+    o.realloc_fn(o.alloc_user, ctx, 0);
+    return r;
+}
+
+OSEV_EXPORT void osev_ctx_free(osev_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    osev__lock(ctx);
+    if (ctx->dispatching) {
+        /* From a callback: the pass that runs it frees the context. */
+        ctx->free_requested = true;
+        osev__unlock(ctx);
+        return;
+    }
+    osev__ctx_destroy(ctx);
+}
+
+/* Called locked, outside any pass; returns with the context gone. */
+void osev__ctx_destroy(osev_ctx *ctx)
+{
+    void *(*realloc_fn)(void *, void *, size_t) = ctx->realloc_fn;
+    void *alloc_user = ctx->alloc_user;
+    struct osev__list *n;
+
+    ctx->dispatching = false;
+    /* Close the epoll set first: removing fds from it one by one would
+     * also remove them from a parent's set after fork(). */
+    osev__ep_close(ctx);
+    osev__fds_end_all(ctx);
+    osev__timers_end_all(ctx);
+    while ((n = osev__list_pop(&ctx->deferred)) != NULL)
+        osev__free(ctx, osev__container_of(n, struct osev__deferred, link));
+    osev__events_free_all(ctx);
+    osev__release_ended(ctx);
+
+    close(ctx->wake_fd);
+    osev__free(ctx, ctx->fdtab);
+    osev__free(ctx, ctx->pfd);
+    osev__free(ctx, ctx->pbuf);
+    osev__free(ctx, ctx->heap);
+    osev__unlock(ctx);
+    pthread_mutex_destroy(&ctx->mutex);
+    realloc_fn(alloc_user, ctx, 0);
+}

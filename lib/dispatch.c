@@ -1,0 +1,139 @@
+/*
+ * dispatch.c - the one dispatch pass every mode ends in, and the release
+ * queue.
+ *
+ * Every way in (afterpoll, afterselect, the built-in loop, osev_dispatch)
+ * first marks ready watches with osev__mark_fd(), then calls
+ * osev__run_pass().  The pass reads top to bottom:
+ *
+ *   1. collect due timers, take the deferred calls and event deliveries
+ *      made so far (what callbacks add now waits for the next pass);
+ *   2. run ready fd callbacks, then due timers, then deferred calls, then
+ *      event_occurs deliveries, each with the lock released;
+ *   3. release what was removed, from this clean stack.
+ *
+ * Nothing is freed while callbacks run: a removed watch or timer is only
+ * unlinked (so it is not called again) and put on ctx->ended.
+ */
+#include "internal.h"
+
+void osev__end_source(osev_ctx *ctx, struct osev__source *s)
+{
+    osev__list_append(&ctx->ended, &s->end_link);
+}
+
+/* Run the release of every ended source, then free it.  Called locked,
+ * never during a pass; the lock is released around each release. */
+void osev__release_ended(osev_ctx *ctx)
+{
+    struct osev__list batch;
+    struct osev__list *n;
+
+    if (ctx->dispatching)
+        return;
+    while (!osev__list_empty(&ctx->ended)) {
+        osev__list_init(&batch);
+        osev__list_splice(&batch, &ctx->ended);
+        osev__unlock(ctx);
+        while ((n = osev__list_pop(&batch)) != NULL) {
+            struct osev__source *s =
+                osev__container_of(n, struct osev__source, end_link);
+
+            if (s->release)
+                s->release(s->arg);
+            osev__free(ctx, s);
+        }
+        osev__lock(ctx);
+    }
+}
+
+static int run_ready_fds(osev_ctx *ctx)
+{
+    struct osev__list *n;
+    int ran = 0;
+
+    while (!ctx->free_requested && (n = osev__list_pop(&ctx->ready))) {
+        osev_fd *w = osev__container_of(n, osev_fd, ready_link);
+        short revents = w->pending;
+
+        w->pending = 0;
+        if (!revents)
+            continue;
+        osev__unlock(ctx);
+        w->cb(w, w->fd, revents, w->s.arg);
+        osev__lock(ctx);
+        ran += !w->internal;
+    }
+    return ran;
+}
+
+static int run_due_timers(osev_ctx *ctx, osev_time now)
+{
+    struct osev__list *n;
+    int ran = 0;
+
+    while (!ctx->free_requested && (n = osev__list_pop(&ctx->due))) {
+        osev_timer *t = osev__container_of(n, osev_timer, due_link);
+
+        osev__unlock(ctx);
+        t->cb(t, now, t->s.arg);
+        osev__lock(ctx);
+        ran++;
+    }
+    return ran;
+}
+
+static int run_deferred(osev_ctx *ctx, struct osev__list *batch)
+{
+    struct osev__list *n;
+    int ran = 0;
+
+    while (!ctx->free_requested && (n = osev__list_pop(batch))) {
+        struct osev__deferred *d =
+            osev__container_of(n, struct osev__deferred, link);
+
+        osev__unlock(ctx);
+        d->fn(ctx, d->arg);
+        osev__lock(ctx);
+        osev__free(ctx, d);
+        ran++;
+    }
+    return ran;
+}
+
+/*
+ * One dispatch pass at @now, over what is marked.  Called locked.
+ * Returns the number of callbacks run; or, when a callback freed the
+ * context, frees it and returns -ESTALE with the lock gone.
+ */
+int osev__run_pass(osev_ctx *ctx, osev_time now)
+{
+    struct osev__list deferred, occur;
+    int ran;
+
+    osev__list_init(&deferred);
+    osev__list_init(&occur);
+    ctx->dispatching = true;
+    ctx->dispatcher = pthread_self();
+    osev__timers_collect_due(ctx, now);
+    osev__list_splice(&deferred, &ctx->deferred);
+    osev__list_splice(&occur, &ctx->ev_occur);
+
+    ran = run_ready_fds(ctx);
+    ran += run_due_timers(ctx, now);
+    ran += run_deferred(ctx, &deferred);
+    osev__events_deliver(ctx, &occur, &ran);
+
+    /* Left over only when a callback freed the context. */
+    osev__list_splice(&ctx->deferred, &deferred);
+    osev__list_splice(&ctx->ev_occur, &occur);
+    ctx->dispatching = false;
+    if (ctx->free_requested) {
+        osev__ctx_destroy(ctx);
+        return -ESTALE;
+    }
+    osev__release_ended(ctx);
+    if (ctx->aggregate)
+        osev__aggregate_sync(ctx);
+    return ran;
+}

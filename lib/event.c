@@ -1,0 +1,278 @@
+/*
+ * event.c - the event queue, its filters and the event hooks.
+ *
+ * A queued event is on two lists: the global FIFO (ctx->evq_all) and the
+ * FIFO of its type (ctx->evq_type[type]), and carries a sequence number.
+ * A plain-typemask check compares the heads of at most 64 type lists by
+ * sequence, so events of other types are never scanned; a predicate walks
+ * the global FIFO, skipping types outside the mask.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static struct osev__event *event_of(osev_event *pub)
+{
+    return osev__container_of(pub, struct osev__event, pub);
+}
+
+OSEV_EXPORT osev_event *osev_event_new(osev_ctx *ctx, unsigned type,
+                                       uint64_t for_user, size_t data_size)
+{
+    struct osev__event *e;
+
+    if (!ctx || type > OSEV_EVENT_TYPE_MAX) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (data_size > SIZE_MAX - sizeof *e) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    e = osev__alloc(ctx, sizeof *e + data_size);
+    if (!e) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    osev__list_init(&e->all_link);
+    osev__list_init(&e->type_link);
+    e->pub.type = type;
+    e->pub.for_user = for_user;
+    e->pub.data = data_size ? (void *)e->payload : NULL;
+    return &e->pub;
+}
+
+OSEV_EXPORT void osev_event_free(osev_ctx *ctx, osev_event *ev)
+{
+    if (ctx && ev)
+        osev__free(ctx, event_of(ev));
+}
+
+static bool occurs_hooked(const osev_ctx *ctx, unsigned type)
+{
+    return ctx->ev_hooks.event_occurs &&
+           (ctx->ev_hooks.event_occurs_mask & (UINT64_C(1) << type));
+}
+
+static void queue_for_check(osev_ctx *ctx, struct osev__event *e)
+{
+    unsigned type = e->pub.type;
+
+    osev__list_append(&ctx->evq_all, &e->all_link);
+    osev__list_append(&ctx->evq_type[type], &e->type_link);
+    ctx->evq_types |= UINT64_C(1) << type;
+}
+
+OSEV_EXPORT void osev_event_post(osev_ctx *ctx, osev_event *ev)
+{
+    struct osev__event *e;
+
+    if (!ctx || !ev)
+        return;
+    e = event_of(ev);
+    osev__lock(ctx);
+    e->seq = ctx->ev_seq++;
+    if (occurs_hooked(ctx, ev->type)) {
+        /* Delivered from the next pass: a producer posting under its own
+         * lock is never re-entered. */
+        osev__list_append(&ctx->ev_occur, &e->all_link);
+        osev__kick(ctx);
+    } else {
+        queue_for_check(ctx, e);
+    }
+    osev__unlock(ctx);
+}
+
+/* Deliver a batch taken from ctx->ev_occur at the start of a pass;
+ * an event whose type was unhooked meanwhile goes to the queue. */
+void osev__events_deliver(osev_ctx *ctx, struct osev__list *batch, int *ran)
+{
+    struct osev__list *n;
+
+    while (!ctx->free_requested && (n = osev__list_pop(batch))) {
+        struct osev__event *e =
+            osev__container_of(n, struct osev__event, all_link);
+        void (*occurs)(void *, osev_event *) = ctx->ev_hooks.event_occurs;
+        void *user = ctx->ev_hooks_user;
+
+        if (!occurs_hooked(ctx, e->pub.type)) {
+            queue_for_check(ctx, e);
+            continue;
+        }
+        osev__unlock(ctx);
+        occurs(user, &e->pub);
+        osev__lock(ctx);
+        (*ran)++;
+    }
+}
+
+static void event_unqueue(osev_ctx *ctx, struct osev__event *e)
+{
+    unsigned type = e->pub.type;
+
+    osev__list_unlink(&e->all_link);
+    osev__list_unlink(&e->type_link);
+    if (osev__list_empty(&ctx->evq_type[type]))
+        ctx->evq_types &= ~(UINT64_C(1) << type);
+}
+
+static struct osev__event *oldest_of_types(osev_ctx *ctx, uint64_t typemask)
+{
+    uint64_t types = typemask & ctx->evq_types;
+    struct osev__event *best = NULL;
+
+    while (types) {
+        unsigned type = (unsigned)__builtin_ctzll(types);
+        struct osev__event *head = osev__container_of(
+            ctx->evq_type[type].next, struct osev__event, type_link);
+
+        types &= types - 1;
+        if (!best || head->seq < best->seq)
+            best = head;
+    }
+    return best;
+}
+
+static struct osev__event *oldest_matching(osev_ctx *ctx, uint64_t typemask,
+                                           osev_event_predicate *pred,
+                                           void *pred_user)
+{
+    for (struct osev__list *n = ctx->evq_all.next; n != &ctx->evq_all;
+         n = n->next) {
+        struct osev__event *e =
+            osev__container_of(n, struct osev__event, all_link);
+
+        if ((typemask & (UINT64_C(1) << e->pub.type)) &&
+            pred(&e->pub, pred_user))
+            return e;
+    }
+    return NULL;
+}
+
+/* Take the oldest matching event; called locked. */
+int osev__event_take(osev_ctx *ctx, uint64_t typemask,
+                     osev_event_predicate *pred, void *pred_user,
+                     osev_event **ev_out)
+{
+    struct osev__event *e;
+
+    if (ctx->disaster_unhooked)
+        return -EIO;
+    e = pred ? oldest_matching(ctx, typemask, pred, pred_user)
+             : oldest_of_types(ctx, typemask);
+    if (!e)
+        return -EAGAIN;
+    event_unqueue(ctx, e);
+    *ev_out = &e->pub;
+    return 0;
+}
+
+OSEV_EXPORT int osev_event_check(osev_ctx *ctx, uint64_t typemask,
+                                 osev_event_predicate *pred, void *pred_user,
+                                 osev_event **ev_out)
+{
+    int r;
+
+    if (!ctx || !ev_out)
+        return -EINVAL;
+    osev__lock(ctx);
+    r = osev__event_take(ctx, typemask, pred, pred_user, ev_out);
+    osev__unlock(ctx);
+    return r;
+}
+
+OSEV_EXPORT int osev_event_wait(osev_ctx *ctx, uint64_t typemask,
+                                osev_event_predicate *pred, void *pred_user,
+                                osev_time deadline, osev_event **ev_out)
+{
+    int r;
+
+    if (!ctx || !ev_out || deadline < 0)
+        return -EINVAL;
+    osev__lock(ctx);
+    for (;;) {
+        r = osev__event_take(ctx, typemask, pred, pred_user, ev_out);
+        if (r != -EAGAIN)
+            break;
+        if (osev__in_callback(ctx)) {
+            r = -EBUSY;
+            break;
+        }
+        if (osev_now() >= deadline) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        r = osev__loop_once_locked(ctx, deadline);
+        if (r == -ESTALE)
+            return r; /* a callback freed the context */
+        if (r < 0 && r != -ETIMEDOUT)
+            break;
+    }
+    osev__unlock(ctx);
+    return r;
+}
+
+OSEV_EXPORT int osev_event_set_hooks(osev_ctx *ctx,
+                                     const struct osev_event_hooks *h,
+                                     size_t h_size, void *user)
+{
+    struct osev_event_hooks copy = { 0 };
+    int r;
+
+    if (!ctx)
+        return -EINVAL;
+    if (h) {
+        r = osev__copy_struct(&copy, sizeof copy, h, h_size,
+                              offsetof(struct osev_event_hooks, disaster));
+        if (r < 0)
+            return r;
+        if (copy.event_occurs_mask && !copy.event_occurs)
+            return -EINVAL;
+    }
+    osev__lock(ctx);
+    ctx->ev_hooks = copy;
+    ctx->ev_hooks_user = h ? user : NULL;
+    osev__unlock(ctx);
+    return 0;
+}
+
+OSEV_EXPORT void osev_disaster(osev_ctx *ctx, unsigned type, const char *msg,
+                               int errnoval)
+{
+    void (*hook)(void *, unsigned, const char *, int);
+    void *user;
+
+    if (!ctx)
+        return;
+    osev__lock(ctx);
+    hook = ctx->ev_hooks.disaster;
+    user = ctx->ev_hooks_user;
+    if (!hook) {
+        /* Nothing may fail silently: say it, and make every later
+         * check and wait fail. */
+        ctx->disaster_unhooked = true;
+        osev__kick(ctx);
+    }
+    osev__unlock(ctx);
+    if (hook) {
+        hook(user, type, msg, errnoval);
+        return;
+    }
+    fprintf(stderr, "osevent: disaster: events%s%.0u may be lost: %s%s%s\n",
+            type ? " of type " : "", type, msg ? msg : "(no message)",
+            errnoval ? ": " : "", errnoval ? strerror(errnoval) : "");
+}
+
+void osev__events_free_all(osev_ctx *ctx)
+{
+    struct osev__list *n;
+
+    while ((n = osev__list_pop(&ctx->evq_all)) != NULL)
+        osev__free(ctx, osev__container_of(n, struct osev__event, all_link));
+    while ((n = osev__list_pop(&ctx->ev_occur)) != NULL)
+        osev__free(ctx, osev__container_of(n, struct osev__event, all_link));
+    for (unsigned i = 0; i <= OSEV_EVENT_TYPE_MAX; i++)
+        osev__list_init(&ctx->evq_type[i]);
+    ctx->evq_types = 0;
+}

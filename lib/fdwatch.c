@@ -1,0 +1,322 @@
+/*
+ * fdwatch.c - fd watches: the per-fd merge, the fd table and the pollfd
+ * array kept in step with it.
+ *
+ * Each distinct fd with at least one watch has an fdent in ctx->fdtab
+ * (indexed by fd).  An fdent whose merged mask is not 0 owns one slot of
+ * ctx->pfd, so osev_beforepoll() is a copy of that array; a slot freed in
+ * the middle is filled by the last one (swap-remove), which bumps
+ * ctx->layout_gen so afterpoll knows the array moved.
+ */
+#include "internal.h"
+#include "backend.h"
+
+#include <assert.h>
+#include <fcntl.h>
+#include <string.h>
+
+static struct osev__fdent *fdent_lookup(const osev_ctx *ctx, int fd)
+{
+    return fd >= 0 && fd < ctx->fdtab_len ? ctx->fdtab[fd] : NULL;
+}
+
+static int fdtab_reserve(osev_ctx *ctx, int fd)
+{
+    struct osev__fdent **tab;
+    int len = ctx->fdtab_len ? ctx->fdtab_len : 64;
+
+    if (fd < ctx->fdtab_len)
+        return 0;
+    while (len <= fd)
+        len = len > INT32_MAX / 2 ? fd + 1 : len * 2;
+    tab = osev__realloc_array(ctx, ctx->fdtab, (size_t)len, sizeof *tab);
+    if (!tab)
+        return -ENOMEM;
+    memset(tab + ctx->fdtab_len, 0,
+           (size_t)(len - ctx->fdtab_len) * sizeof *tab);
+    ctx->fdtab = tab;
+    ctx->fdtab_len = len;
+    return 0;
+}
+
+static int pfd_reserve(osev_ctx *ctx, int n)
+{
+    struct pollfd *p;
+    int cap = ctx->pfd_cap ? ctx->pfd_cap : 16;
+
+    if (n <= ctx->pfd_cap)
+        return 0;
+    while (cap < n)
+        cap *= 2;
+    p = osev__realloc_array(ctx, ctx->pfd, (size_t)cap, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    ctx->pfd = p;
+    ctx->pfd_cap = cap;
+    return 0;
+}
+
+static void slot_add(osev_ctx *ctx, struct osev__fdent *ent, short mask)
+{
+    ent->slot = ctx->npfd++;
+    ctx->pfd[ent->slot] = (struct pollfd){ .fd = ent->fd, .events = mask };
+    ctx->layout_gen++;
+}
+
+static void slot_remove(osev_ctx *ctx, struct osev__fdent *ent)
+{
+    int last = --ctx->npfd;
+
+    if (ent->slot != last) {
+        ctx->pfd[ent->slot] = ctx->pfd[last];
+        ctx->fdtab[ctx->pfd[last].fd]->slot = ent->slot;
+    }
+    ent->slot = -1;
+    ctx->layout_gen++;
+}
+
+/*
+ * Give @ent a new merged mask, keeping the pollfd array and the epoll set
+ * in step.  Fails only when growing (memory, or epoll refusing), and then
+ * changes nothing.
+ */
+static int fdent_set_mask(osev_ctx *ctx, struct osev__fdent *ent, short mask)
+{
+    int r;
+
+    if (mask == ent->mask)
+        return 0;
+    if (ent->mask == 0) {
+        r = pfd_reserve(ctx, ctx->npfd + 1);
+        if (r < 0)
+            return r;
+    }
+    r = osev__ep_update(ctx, ent, mask);
+    if (r < 0)
+        return r;
+    if (ent->mask == 0)
+        slot_add(ctx, ent, mask);
+    else if (mask == 0)
+        slot_remove(ctx, ent);
+    else
+        ctx->pfd[ent->slot].events = mask;
+    ent->mask = mask;
+    return 0;
+}
+
+static short fdent_union(const struct osev__fdent *ent)
+{
+    short mask = 0;
+
+    for (struct osev__list *n = ent->watches.next; n != &ent->watches;
+         n = n->next)
+        mask |= osev__container_of(n, osev_fd, fd_link)->events;
+    return mask;
+}
+
+/* Shrinking allocates nothing and osev__ep_update() does not fail on a
+ * shrink, so this cannot fail; the fdent goes with its last watch. */
+static void fdent_shrink(osev_ctx *ctx, struct osev__fdent *ent)
+{
+    int r = fdent_set_mask(ctx, ent, fdent_union(ent));
+
+    assert(r == 0);
+    (void)r;
+    if (osev__list_empty(&ent->watches)) {
+        ctx->fdtab[ent->fd] = NULL;
+        osev__free(ctx, ent);
+    }
+}
+
+static int fd_add_locked(osev_ctx *ctx, int fd, short events, osev_fd_cb *cb,
+                         void *arg, osev_fd **w_out)
+{
+    struct osev__fdent *ent;
+    bool new_ent = false;
+    osev_fd *w;
+    int r;
+
+    r = fdtab_reserve(ctx, fd);
+    if (r < 0)
+        return r;
+    w = osev__alloc(ctx, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    ent = ctx->fdtab[fd];
+    if (!ent) {
+        ent = osev__alloc(ctx, sizeof *ent);
+        if (!ent) {
+            osev__free(ctx, w);
+            return -ENOMEM;
+        }
+        osev__list_init(&ent->watches);
+        ent->fd = fd;
+        ent->slot = -1;
+        new_ent = true;
+    }
+    r = fdent_set_mask(ctx, ent, ent->mask | events);
+    if (r < 0) {
+        if (new_ent)
+            osev__free(ctx, ent);
+        osev__free(ctx, w);
+        return r;
+    }
+    if (new_ent)
+        ctx->fdtab[fd] = ent;
+
+    w->s.ctx = ctx;
+    w->s.arg = arg;
+    osev__list_init(&w->s.end_link);
+    w->cb = cb;
+    w->fd = fd;
+    w->events = events;
+    w->born = ctx->epoch;
+    osev__list_init(&w->ready_link);
+    osev__list_append(&ent->watches, &w->fd_link);
+    *w_out = w;
+    return 0;
+}
+
+int osev__fd_add_internal(osev_ctx *ctx, int fd, osev_fd_cb *cb, void *arg,
+                          osev_fd **w_out)
+{
+    int r = fd_add_locked(ctx, fd, POLLIN, cb, arg, w_out);
+
+    if (r == 0)
+        (*w_out)->internal = true;
+    return r;
+}
+
+OSEV_EXPORT int osev_fd_add(osev_ctx *ctx, int fd, short events,
+                            osev_fd_cb *cb, void *arg, osev_fd **w_out)
+{
+    int r;
+
+    if (!ctx || !cb || !w_out || (events & ~OSEV__REQUESTABLE))
+        return -EINVAL;
+    if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+        return -EBADF;
+    osev__lock(ctx);
+    r = fd_add_locked(ctx, fd, events, cb, arg, w_out);
+    if (r == 0)
+        osev__kick(ctx);
+    osev__unlock(ctx);
+    return r;
+}
+
+OSEV_EXPORT int osev_fd_modify(osev_fd *w, short events)
+{
+    osev_ctx *ctx;
+    short old;
+    int r;
+
+    if (!w || (events & ~OSEV__REQUESTABLE))
+        return -EINVAL;
+    ctx = w->s.ctx;
+    osev__lock(ctx);
+    if (w->s.dead) {
+        r = -ESTALE;
+        goto out;
+    }
+    old = w->events;
+    w->events = events;
+    r = fdent_set_mask(ctx, ctx->fdtab[w->fd], fdent_union(ctx->fdtab[w->fd]));
+    if (r < 0) {
+        w->events = old;
+        goto out;
+    }
+    /* What was marked for this pass but is no longer wanted is dropped. */
+    w->pending &= events ? (events | OSEV__UNREQUESTED) : 0;
+    if (events & ~old)
+        osev__kick(ctx);
+out:
+    osev__unlock(ctx);
+    return r;
+}
+
+/* Unlink @w from everything that could call it; called locked. */
+static void fd_end(osev_ctx *ctx, osev_fd *w)
+{
+    struct osev__fdent *ent = ctx->fdtab[w->fd];
+
+    w->s.dead = true;
+    osev__list_unlink(&w->fd_link);
+    osev__list_unlink(&w->ready_link);
+    fdent_shrink(ctx, ent);
+    osev__end_source(ctx, &w->s);
+}
+
+OSEV_EXPORT void osev_fd_remove(osev_fd *w)
+{
+    osev_ctx *ctx;
+
+    if (!w)
+        return;
+    ctx = w->s.ctx;
+    osev__lock(ctx);
+    if (!w->s.dead)
+        fd_end(ctx, w);
+    osev__unlock(ctx);
+}
+
+OSEV_EXPORT void osev_fd_set_release(osev_fd *w, void (*release)(void *arg))
+{
+    if (!w)
+        return;
+    osev__lock(w->s.ctx);
+    w->s.release = release;
+    osev__unlock(w->s.ctx);
+}
+
+/* At context end: every watch ends, the internal ones too. */
+void osev__fds_end_all(osev_ctx *ctx)
+{
+    for (int fd = 0; fd < ctx->fdtab_len; fd++) {
+        struct osev__fdent *ent = ctx->fdtab[fd];
+        struct osev__list *n;
+
+        while (ent && (n = ent->watches.next) != &ent->watches) {
+            bool last = n->next == &ent->watches;
+
+            fd_end(ctx, osev__container_of(n, osev_fd, fd_link));
+            if (last)
+                break; /* ent is freed with its last watch */
+        }
+    }
+}
+
+/*
+ * Record that a poll round that started at @epoch found @fd with @revents.
+ * Only watches that existed when the round started take part, so results
+ * for an fd number closed and reused since reach nobody.  POLLNVAL mutes
+ * the watches it reaches: delivered once, never a busy loop.
+ */
+void osev__mark_fd(osev_ctx *ctx, int fd, short revents, uint64_t epoch)
+{
+    struct osev__fdent *ent = fdent_lookup(ctx, fd);
+    short unrequested = revents & OSEV__UNREQUESTED;
+    bool muted = false;
+
+    if (!ent)
+        return;
+    for (struct osev__list *n = ent->watches.next; n != &ent->watches;
+         n = n->next) {
+        osev_fd *w = osev__container_of(n, osev_fd, fd_link);
+        short bits;
+
+        if (w->born >= epoch || w->events == 0)
+            continue;
+        bits = (revents & w->events) | unrequested;
+        if (!bits)
+            continue;
+        w->pending |= bits;
+        if (osev__list_empty(&w->ready_link))
+            osev__list_append(&ctx->ready, &w->ready_link);
+        if (revents & POLLNVAL) {
+            w->events = 0;
+            muted = true;
+        }
+    }
+    if (muted)
+        fdent_shrink(ctx, ent);
+}

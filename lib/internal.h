@@ -1,0 +1,211 @@
+/*
+ * internal.h - the structures behind the opaque handles, shared by lib/
+ * only.  Internal functions that cross files are named osev__x.
+ *
+ * Locking: every field of a context is guarded by ctx->mutex (absent with
+ * OSEV_CTX_SINGLE_THREAD).  Public entry points take it; callbacks run
+ * with it released, their objects kept alive because nothing is freed
+ * while a dispatch pass runs (see "ended" below).
+ */
+#ifndef OSEV_INTERNAL_H
+#define OSEV_INTERNAL_H
+
+#include "config.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "osevent.h"
+#include "list.h"
+
+#define OSEV__REQUESTABLE (POLLIN | POLLOUT | POLLPRI)
+#define OSEV__UNREQUESTED (POLLERR | POLLHUP | POLLNVAL)
+#define OSEV__CTX_FLAGS (OSEV_CTX_SINGLE_THREAD | OSEV_CTX_BACKEND_POLL)
+
+/*
+ * What watches and timers share: the part the release queue handles.
+ * It comes first in both, so the block starts at the source.
+ */
+struct osev__source {
+    osev_ctx *ctx;
+    struct osev__list end_link;  /* on ctx->ended once removed */
+    void (*release)(void *arg);
+    void *arg;
+    bool dead;                   /* removed: never called again */
+};
+
+struct osev_fd {
+    struct osev__source s;
+    osev_fd_cb *cb;
+    int fd;
+    short events;       /* what this watch asks for; 0 when muted */
+    short pending;      /* marked for the running pass */
+    bool internal;      /* the context's own (wakeup): not counted */
+    uint64_t born;      /* ctx->epoch when added: see osev__mark_fd() */
+    struct osev__list fd_link;    /* on its fdent's watches */
+    struct osev__list ready_link; /* on ctx->ready while pending */
+};
+
+/* How the epoll set holds an fd (backend-epoll.c). */
+enum osev__ep_state {
+    OSEV__EP_NONE = 0,  /* not in the set */
+    OSEV__EP_IN,        /* in the set with ep_mask */
+    OSEV__EP_ALWAYS,    /* epoll refused it (a regular file): always ready */
+    OSEV__EP_BAD,       /* epoll said EBADF: report POLLNVAL */
+};
+
+/* The merged state of all watches on one fd. */
+struct osev__fdent {
+    struct osev__list watches;
+    int fd;
+    int slot;           /* index in ctx->pfd, -1 while mask is 0 */
+    short mask;         /* union of the live watches' events */
+    short ep_mask;      /* what the epoll set holds */
+    unsigned char ep_state;
+};
+
+struct osev_timer {
+    struct osev__source s;
+    osev_timer_cb *cb;
+    osev_time deadline;
+    uint64_t seq;       /* arming order, for FIFO ties */
+    int heap_idx;       /* -1 while not in the heap (disarmed or due) */
+    struct osev__list due_link; /* on ctx->due while collected */
+    struct osev__list all_link; /* on ctx->timers while live */
+};
+
+struct osev__deferred {
+    struct osev__list link;
+    void (*fn)(osev_ctx *ctx, void *arg);
+    void *arg;
+};
+
+struct osev__event {
+    struct osev__list all_link;  /* ctx->evq_all, or ctx->ev_occur */
+    struct osev__list type_link; /* ctx->evq_type[type] */
+    uint64_t seq;
+    osev_event pub;
+    max_align_t payload[];
+};
+
+/* One poll round handed to a poller (the application's, or ours). */
+struct osev__round {
+    uint64_t epoch;      /* watches born at or after this do not take part */
+    uint64_t layout_gen; /* ctx->layout_gen when the array was copied */
+    int n;
+    bool live;           /* results not yet taken */
+};
+
+struct osev__epoll {
+    int epfd;            /* -1 until first needed */
+    int tfd;             /* timerfd of the aggregate fd, -1 until needed */
+    osev_time tfd_armed; /* what tfd is armed for, INFINITY when not */
+    int nspecial;        /* fdents in EP_ALWAYS or EP_BAD state */
+    struct epoll_event *evbuf;
+    int evcap;
+};
+
+struct osev__backend;
+
+struct osev_ctx {
+    unsigned flags;
+    void *(*realloc_fn)(void *user, void *ptr, size_t size);
+    void *alloc_user;
+    pthread_mutex_t mutex;
+
+    /* fds: table indexed by fd, and the pollfd array kept in step */
+    struct osev__fdent **fdtab;
+    int fdtab_len;
+    struct pollfd *pfd;
+    int npfd, pfd_cap;
+    uint64_t layout_gen; /* bumped whenever a slot is added or moved */
+    uint64_t epoch;      /* poll rounds started */
+    struct osev__round pull_round, select_round;
+
+    /* timers: 4-ary min-heap on (deadline, seq) */
+    osev_timer **heap;
+    int nheap, heap_cap, ntimers;
+    struct osev__list timers;   /* every live timer, armed or not */
+    uint64_t timer_seq;
+
+    /* the dispatch pass */
+    struct osev__list ready;    /* osev_fd with pending bits */
+    struct osev__list due;      /* osev_timer collected for this pass */
+    struct osev__list deferred; /* osev__deferred */
+    struct osev__list ended;    /* osev__source awaiting release */
+    bool dispatching;
+    pthread_t dispatcher;
+    bool in_wait;               /* a thread is blocked in the backend */
+    bool free_requested;
+    bool exit_requested;
+    int exit_code;
+
+    /* events */
+    struct osev__list evq_all;
+    struct osev__list evq_type[OSEV_EVENT_TYPE_MAX + 1];
+    uint64_t evq_types;         /* bit set while evq_type[bit] not empty */
+    uint64_t ev_seq;
+    struct osev__list ev_occur; /* for event_occurs at the next pass */
+    struct osev_event_hooks ev_hooks;
+    void *ev_hooks_user;
+    bool disaster_unhooked;     /* sticky -EIO */
+
+    /* the built-in loop */
+    const struct osev__backend *backend;
+    struct osev__epoll ep;
+    bool aggregate;             /* osev_get_fd() was called */
+    struct pollfd *pbuf;        /* the poll backend's copy */
+    int pbuf_cap;
+    int wake_fd;
+    osev_fd *wake_watch;
+};
+
+/* ctx.c */
+void *osev__alloc(osev_ctx *ctx, size_t size);
+void *osev__realloc_array(osev_ctx *ctx, void *ptr, size_t n, size_t size);
+void osev__free(osev_ctx *ctx, void *ptr);
+void osev__lock(osev_ctx *ctx);
+void osev__unlock(osev_ctx *ctx);
+bool osev__in_callback(const osev_ctx *ctx);
+int osev__copy_struct(void *dst, size_t dst_size, const void *src,
+                      size_t src_size, size_t min_size);
+void osev__kick(osev_ctx *ctx);
+bool osev__work_pending(const osev_ctx *ctx);
+osev_time osev__next_deadline(const osev_ctx *ctx);
+
+/* fdwatch.c */
+void osev__mark_fd(osev_ctx *ctx, int fd, short revents, uint64_t epoch);
+void osev__fds_end_all(osev_ctx *ctx);
+int osev__fd_add_internal(osev_ctx *ctx, int fd, osev_fd_cb *cb, void *arg,
+                          osev_fd **w_out);
+
+/* timer.c */
+void osev__timers_collect_due(osev_ctx *ctx, osev_time now);
+void osev__timers_end_all(osev_ctx *ctx);
+osev_time osev__timers_earliest(const osev_ctx *ctx);
+
+/* dispatch.c */
+int osev__run_pass(osev_ctx *ctx, osev_time now);
+void osev__release_ended(osev_ctx *ctx);
+void osev__end_source(osev_ctx *ctx, struct osev__source *s);
+void osev__ctx_destroy(osev_ctx *ctx);
+
+/* pull.c */
+void osev__round_start(osev_ctx *ctx, struct osev__round *r);
+void osev__mark_pollfds(osev_ctx *ctx, int n, const struct pollfd *fds,
+                        uint64_t epoch);
+int osev__timeout_ms(osev_time deadline, osev_time now);
+
+/* event.c */
+void osev__events_deliver(osev_ctx *ctx, struct osev__list *batch, int *ran);
+void osev__events_free_all(osev_ctx *ctx);
+int osev__event_take(osev_ctx *ctx, uint64_t typemask,
+                     osev_event_predicate *pred, void *pred_user,
+                     osev_event **ev_out);
+
+/* loop.c */
+int osev__loop_once_locked(osev_ctx *ctx, osev_time deadline);
+void osev__aggregate_sync(osev_ctx *ctx);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * loop.c - the built-in loop and the aggregate fd.
+ *
+ * One turn: release what ended, work out how long to block (the earlier
+ * of the caller's deadline and the registry's next one, 0 when work is
+ * pending), let the backend block and mark, then run the one pass.
+ */
+#include "internal.h"
+#include "backend.h"
+
+/* Called locked; unlocked on return only for -ESTALE (context gone). */
+int osev__loop_once_locked(osev_ctx *ctx, osev_time deadline)
+{
+    osev_time now, next;
+    int r;
+
+    if (osev__in_callback(ctx))
+        return -EBUSY;
+    osev__release_ended(ctx);
+    now = osev_now();
+    next = osev__next_deadline(ctx);
+    r = ctx->backend->wait(ctx, osev__timeout_ms(deadline < next ? deadline
+                                                                 : next, now));
+    if (r < 0)
+        return r;
+    now = osev_now();
+    r = osev__run_pass(ctx, now);
+    if (r == 0 && now >= deadline)
+        return -ETIMEDOUT;
+    return r;
+}
+
+OSEV_EXPORT int osev_loop_once(osev_ctx *ctx, osev_time deadline)
+{
+    int r;
+
+    if (!ctx || deadline < 0)
+        return -EINVAL;
+    osev__lock(ctx);
+    r = osev__loop_once_locked(ctx, deadline);
+    if (r != -ESTALE)
+        osev__unlock(ctx);
+    return r;
+}
+
+OSEV_EXPORT int osev_loop_run(osev_ctx *ctx)
+{
+    int r;
+
+    if (!ctx)
+        return -EINVAL;
+    osev__lock(ctx);
+    for (;;) {
+        if (ctx->exit_requested) {
+            ctx->exit_requested = false;
+            r = ctx->exit_code;
+            break;
+        }
+        r = osev__loop_once_locked(ctx, OSEV_TIME_INFINITY);
+        if (r == -ESTALE)
+            return r;
+        if (r < 0)
+            break;
+    }
+    osev__unlock(ctx);
+    return r;
+}
+
+OSEV_EXPORT void osev_loop_exit(osev_ctx *ctx, int code)
+{
+    if (!ctx)
+        return;
+    osev__lock(ctx);
+    ctx->exit_requested = true;
+    ctx->exit_code = code;
+    if (ctx->in_wait)
+        osev_wakeup(ctx);
+    osev__unlock(ctx);
+}
+
+OSEV_EXPORT int osev_dispatch(osev_ctx *ctx)
+{
+    int r;
+
+    if (!ctx)
+        return -EINVAL;
+    osev__lock(ctx);
+    if (osev__in_callback(ctx)) {
+        r = -EBUSY;
+        goto out;
+    }
+    osev__release_ended(ctx);
+    r = ctx->backend->wait(ctx, 0);
+    if (r < 0)
+        goto out;
+    r = osev__run_pass(ctx, osev_now());
+    if (r == -ESTALE)
+        return r;
+out:
+    osev__unlock(ctx);
+    return r;
+}
+
+OSEV_EXPORT int osev_get_deadline(osev_ctx *ctx, osev_time *deadline_out)
+{
+    if (!ctx || !deadline_out)
+        return -EINVAL;
+    osev__lock(ctx);
+    *deadline_out = osev__next_deadline(ctx);
+    osev__unlock(ctx);
+    return 0;
+}
+
+/*
+ * Make the aggregate fd tell the truth after a change: the timerfd armed
+ * for the earliest deadline (re-arming also clears an expiry already
+ * consumed), and the wakeup fd written when work is pending now.
+ */
+void osev__aggregate_sync(osev_ctx *ctx)
+{
+    osev__ep_arm_timerfd(ctx, osev__timers_earliest(ctx));
+    if (osev__work_pending(ctx) || ctx->ep.nspecial)
+        osev_wakeup(ctx);
+}
+
+OSEV_EXPORT int osev_get_fd(osev_ctx *ctx)
+{
+    int r;
+
+    if (!ctx)
+        return -EINVAL;
+    osev__lock(ctx);
+    r = osev__ep_open(ctx);
+    if (r == 0)
+        r = osev__ep_open_timerfd(ctx);
+    if (r == 0) {
+        ctx->aggregate = true;
+        osev__aggregate_sync(ctx);
+        r = ctx->ep.epfd;
+    }
+    osev__unlock(ctx);
+    return r;
+}

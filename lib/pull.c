@@ -1,0 +1,222 @@
+/*
+ * pull.c - the application's own poll()/select() loop:
+ * osev_beforepoll/afterpoll and osev_beforeselect/afterselect.
+ *
+ * A poll round is what one "before" call handed out: the poll epoch it
+ * started (watches born at or after it take no results from it), the
+ * number of entries, and the layout of the array at that moment.  The
+ * poll backend of the built-in loop uses the same round and marking code
+ * on its own buffer.
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* Milliseconds until @deadline for poll(2), rounded up so poll never
+ * returns before the deadline; -1 for no deadline. */
+int osev__timeout_ms(osev_time deadline, osev_time now)
+{
+    osev_time left, ms;
+
+    if (deadline == OSEV_TIME_INFINITY)
+        return -1;
+    if (deadline <= now)
+        return 0;
+    left = deadline - now;
+    ms = left / 1000000 + (left % 1000000 != 0);
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+void osev__round_start(osev_ctx *ctx, struct osev__round *r)
+{
+    r->epoch = ++ctx->epoch;
+    r->layout_gen = ctx->layout_gen;
+    r->n = ctx->npfd;
+    r->live = true;
+}
+
+void osev__mark_pollfds(osev_ctx *ctx, int n, const struct pollfd *fds,
+                        uint64_t epoch)
+{
+    for (int i = 0; i < n; i++)
+        if (fds[i].revents && fds[i].fd >= 0)
+            osev__mark_fd(ctx, fds[i].fd, fds[i].revents, epoch);
+}
+
+/* Whether @fds can be the array the pull round handed out: the same
+ * count and, while no slot moved since, the same fds in the same order. */
+static bool round_matches(const osev_ctx *ctx, const struct osev__round *r,
+                          int nfds, const struct pollfd *fds)
+{
+    if (!r->live || nfds != r->n)
+        return false;
+    if (r->layout_gen == ctx->layout_gen)
+        for (int i = 0; i < nfds; i++)
+            if (fds[i].fd != ctx->pfd[i].fd)
+                return false;
+    return true;
+}
+
+OSEV_EXPORT int osev_beforepoll(osev_ctx *ctx, int *nfds_io,
+                                struct pollfd *fds, int *timeout_ms_io,
+                                osev_time now)
+{
+    int need, ms, r = 0;
+
+    if (!ctx || !nfds_io || !timeout_ms_io || *nfds_io < 0 ||
+        (!fds && *nfds_io > 0) || now < 0)
+        return -EINVAL;
+    osev__lock(ctx);
+    if (osev__in_callback(ctx)) {
+        r = -EBUSY;
+        goto out;
+    }
+    osev__release_ended(ctx);
+    need = ctx->npfd;
+    if (*nfds_io < need) {
+        *nfds_io = need;
+        r = -ENOBUFS;
+        goto out;
+    }
+    memcpy(fds, ctx->pfd, (size_t)need * sizeof *fds);
+    osev__round_start(ctx, &ctx->pull_round);
+    *nfds_io = need;
+    ms = osev__timeout_ms(osev__next_deadline(ctx), now ? now : osev_now());
+    if (ms >= 0 && (*timeout_ms_io < 0 || ms < *timeout_ms_io))
+        *timeout_ms_io = ms;
+out:
+    osev__unlock(ctx);
+    return r;
+}
+
+OSEV_EXPORT void osev_afterpoll(osev_ctx *ctx, int nfds,
+                                const struct pollfd *fds, osev_time now)
+{
+    if (!ctx || nfds < 0 || (nfds > 0 && !fds) || now < 0)
+        return;
+    osev__lock(ctx);
+    if (osev__in_callback(ctx) ||
+        !round_matches(ctx, &ctx->pull_round, nfds, fds)) {
+        osev__unlock(ctx);
+        return;
+    }
+    ctx->pull_round.live = false;
+    osev__mark_pollfds(ctx, nfds, fds, ctx->pull_round.epoch);
+    if (osev__run_pass(ctx, now ? now : osev_now()) != -ESTALE)
+        osev__unlock(ctx);
+}
+
+/* ---- select ---- */
+
+static int64_t timeval_us(const struct timeval *tv)
+{
+    if (tv->tv_sec < 0)
+        return 0;
+    if (tv->tv_sec > INT64_MAX / 1000000 - 1)
+        return INT64_MAX;
+    return (int64_t)tv->tv_sec * 1000000 + tv->tv_usec;
+}
+
+static void lower_timeval(osev_time deadline, osev_time now,
+                          struct timeval *tv, bool *tv_set)
+{
+    osev_time left, us;
+
+    if (deadline == OSEV_TIME_INFINITY)
+        return;
+    left = deadline > now ? deadline - now : 0;
+    us = left / 1000 + (left % 1000 != 0);
+    if (*tv_set && timeval_us(tv) <= us)
+        return;
+    tv->tv_sec = (time_t)(us / 1000000);
+    tv->tv_usec = (suseconds_t)(us % 1000000);
+    *tv_set = true;
+}
+
+/* Every fd must fit in an fd_set and every set asked for must exist,
+ * before anything is written. */
+static int select_check(const osev_ctx *ctx, const fd_set *rfds,
+                        const fd_set *wfds, const fd_set *efds)
+{
+    for (int i = 0; i < ctx->npfd; i++) {
+        short ev = ctx->pfd[i].events;
+
+        if (ctx->pfd[i].fd >= FD_SETSIZE)
+            return -EBADF;
+        if (((ev & POLLIN) && !rfds) || ((ev & POLLOUT) && !wfds) ||
+            ((ev & POLLPRI) && !efds))
+            return -EINVAL;
+    }
+    return 0;
+}
+
+OSEV_EXPORT int osev_beforeselect(osev_ctx *ctx, int *maxfd_io,
+                                  fd_set *rfds, fd_set *wfds, fd_set *efds,
+                                  struct timeval *tv_io, bool *tv_set_io,
+                                  osev_time now)
+{
+    int r;
+
+    if (!ctx || !maxfd_io || !tv_io || !tv_set_io || now < 0)
+        return -EINVAL;
+    osev__lock(ctx);
+    r = osev__in_callback(ctx) ? -EBUSY : 0;
+    if (r == 0)
+        osev__release_ended(ctx);
+    if (r == 0)
+        r = select_check(ctx, rfds, wfds, efds);
+    if (r < 0)
+        goto out;
+    for (int i = 0; i < ctx->npfd; i++) {
+        int fd = ctx->pfd[i].fd;
+        short ev = ctx->pfd[i].events;
+
+        if (ev & POLLIN)
+            FD_SET(fd, rfds);
+        if (ev & POLLOUT)
+            FD_SET(fd, wfds);
+        if (ev & POLLPRI)
+            FD_SET(fd, efds);
+        if (fd > *maxfd_io)
+            *maxfd_io = fd;
+    }
+    osev__round_start(ctx, &ctx->select_round);
+    lower_timeval(osev__next_deadline(ctx), now ? now : osev_now(), tv_io,
+                  tv_set_io);
+out:
+    osev__unlock(ctx);
+    return r;
+}
+
+OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
+                                  const fd_set *rfds, const fd_set *wfds,
+                                  const fd_set *efds, osev_time now)
+{
+    if (!ctx || now < 0)
+        return;
+    osev__lock(ctx);
+    if (osev__in_callback(ctx) || !ctx->select_round.live) {
+        osev__unlock(ctx);
+        return;
+    }
+    ctx->select_round.live = false;
+    /* Marking without POLLNVAL never moves a slot. */
+    for (int i = 0; i < ctx->npfd; i++) {
+        int fd = ctx->pfd[i].fd;
+        short rev = 0;
+
+        if (fd > maxfd || fd >= FD_SETSIZE)
+            continue;
+        if (rfds && FD_ISSET(fd, rfds))
+            rev |= POLLIN;
+        if (wfds && FD_ISSET(fd, wfds))
+            rev |= POLLOUT;
+        if (efds && FD_ISSET(fd, efds))
+            rev |= POLLPRI;
+        if (rev)
+            osev__mark_fd(ctx, fd, rev, ctx->select_round.epoch);
+    }
+    if (osev__run_pass(ctx, now ? now : osev_now()) != -ESTALE)
+        osev__unlock(ctx);
+}
