@@ -137,3 +137,22 @@ int osev__run_pass(osev_ctx *ctx, osev_time now)
         osev__aggregate_sync(ctx);
     return ran;
 }
+
+OSEV_EXPORT int osev_defer(osev_ctx *ctx, void (*fn)(osev_ctx *, void *arg),
+                           void *arg)
+{
+    struct osev__deferred *d;
+
+    if (!ctx || !fn)
+        return -EINVAL;
+    d = osev__alloc(ctx, sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    d->fn = fn;
+    d->arg = arg;
+    osev__lock(ctx);
+    osev__list_append(&ctx->deferred, &d->link);
+    osev__kick(ctx);
+    osev__unlock(ctx);
+    return 0;
+}
