@@ -174,17 +174,22 @@ OSEV_EXPORT int osev_fd_add(osev_ctx *ctx, int fd, short events,
 
 /*
  * osev_fd_modify - change what @w waits for.  0 keeps the watch but
- * delivers nothing (also the state after a POLLNVAL).  Returns 0, -EINVAL
- * (NULL, bad bits), -ESTALE (@w already removed but not yet released),
- * -ENOMEM.  May be called from a callback, its own included.
+ * delivers nothing (also the state after a POLLNVAL).  Bits marked ready
+ * for the running pass that are no longer asked for are not delivered.
+ * Returns 0, -EINVAL (NULL, bad bits), -ESTALE (@w removed, not yet
+ * released), -ENOMEM.  May be called from a callback, its own included.
  */
 OSEV_EXPORT int osev_fd_modify(osev_fd *w, short events);
 
 /*
  * osev_fd_remove - end @w.  It is not called again, even if it was already
  * found ready in the running pass.  Its release function, if any, runs
- * later, from the next dispatch point (never inside this call).  NULL is
- * fine; the handle must not be used after this call.
+ * later, from the next dispatch point (never inside this call): the end
+ * of the running pass, or the next osev_beforepoll(), osev_beforeselect(),
+ * osev_afterpoll(), osev_afterselect(), osev_loop_once(), osev_dispatch(),
+ * osev_event_wait() or osev_ctx_free().  Until then the handle is stale:
+ * osev_fd_modify() returns -ESTALE and a second remove does nothing.
+ * After that the handle is freed and must not be used.  NULL is fine.
  */
 OSEV_EXPORT void osev_fd_remove(osev_fd *w);
 
@@ -224,7 +229,8 @@ OSEV_EXPORT int osev_timer_add(osev_ctx *ctx, osev_time deadline,
  */
 OSEV_EXPORT int osev_timer_set(osev_timer *t, osev_time deadline);
 
-/* osev_timer_remove - as osev_fd_remove(), for a timer. */
+/* osev_timer_remove - as osev_fd_remove(), for a timer: until the release
+ * point osev_timer_set() returns -ESTALE. */
 OSEV_EXPORT void osev_timer_remove(osev_timer *t);
 
 /* osev_timer_set_release - as osev_fd_set_release(), for a timer. */

@@ -1,0 +1,96 @@
+/* testutil.c - see testutil.h. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int tu_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    int n = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own fd */
+}
+
+void tu_pipe(int fds[2])
+{
+    ck_assert_int_eq(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+}
+
+void tu_write_byte(int fd)
+{
+    char c = 'x';
+    ck_assert_int_eq(write(fd, &c, 1), 1);
+}
+
+void tu_drain(int fd)
+{
+    char buf[256];
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
+}
+
+osev_ctx *tu_ctx_new(void)
+{
+    osev_ctx *ctx = NULL;
+    ck_assert_osev_ok(osev_ctx_new(NULL, &ctx));
+    ck_assert_ptr_nonnull(ctx);
+    return ctx;
+}
+
+static long fail_at = -1;
+static long live;
+
+void tu_alloc_fail_at(long n)
+{
+    fail_at = n;
+}
+
+long tu_alloc_live(void)
+{
+    return live;
+}
+
+void *tu_realloc(void *user, void *ptr, size_t size)
+{
+    void *p;
+
+    (void)user;
+    if (size == 0) {
+        if (ptr)
+            live--;
+        free(ptr);
+        return NULL;
+    }
+    if (fail_at == 0) {
+        fail_at = -1;
+        return NULL;
+    }
+    if (fail_at > 0)
+        fail_at--;
+    p = realloc(ptr, size);
+    if (p && !ptr)
+        live++;
+    return p;
+}
+
+int tu_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

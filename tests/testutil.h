@@ -1,0 +1,63 @@
+/*
+ * testutil.h - helpers shared by the Check suites.
+ *
+ * The typed asserts come from Check itself (ck_assert_int_eq and friends
+ * print both expressions and both values); what is here is what Check
+ * lacks: fd-leak accounting, pipes, an allocator that fails on demand,
+ * and a runner that keeps fork mode on.
+ */
+#ifndef OSEV_TESTUTIL_H
+#define OSEV_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+
+#include "osevent.h"
+
+/* Assert an osevent result, printing its name on failure. */
+#define ck_assert_osev_ok(expr)                                              \
+    do {                                                                     \
+        int ck_r_ = (expr);                                                  \
+        ck_assert_msg(ck_r_ >= 0, "%s failed: %d (%s)", #expr, ck_r_,        \
+                      osev_strerror(ck_r_));                                 \
+    } while (0)
+
+#define ck_assert_osev_err(expr, err)                                        \
+    do {                                                                     \
+        int ck_r_ = (expr);                                                  \
+        ck_assert_msg(ck_r_ == (err), "%s: expected %d (%s), got %d (%s)",   \
+                      #expr, (int)(err), osev_strerror(err), ck_r_,          \
+                      osev_strerror(ck_r_));                                 \
+    } while (0)
+
+/* The number of fds open in this process (reads /proc/self/fd). */
+int tu_count_fds(void);
+
+/* A non-blocking, close-on-exec pipe; fails the test on error. */
+void tu_pipe(int fds[2]);
+
+/* Write one byte to fd; fails the test on error. */
+void tu_write_byte(int fd);
+
+/* Read and discard whatever is readable on a non-blocking fd. */
+void tu_drain(int fd);
+
+/* A context with default options (or OSEV_CTX_BACKEND_POLL when the
+ * environment asks for it, which the library also honours itself). */
+osev_ctx *tu_ctx_new(void);
+
+/*
+ * An allocator for struct osev_ctx_opts.realloc_fn that fails the Nth
+ * allocation from now (counting calls with size > 0): tu_alloc_fail_at(0)
+ * fails the next one, a negative value never fails.  tu_alloc_live() is
+ * the number of blocks it handed out and has not seen freed.
+ */
+void *tu_realloc(void *user, void *ptr, size_t size);
+void tu_alloc_fail_at(long n);
+long tu_alloc_live(void);
+
+/* Run @s with fork mode as the environment says (CK_FORK) and return the
+ * process exit status: 0 when every test passed. */
+int tu_run_suite(Suite *s);
+
+#endif
