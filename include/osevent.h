@@ -52,8 +52,10 @@ extern "C" {
 
 /*
  * osev_strerror - a static, human-readable text for an osevent result.
- * Accepts the negative errno values osevent returns (and positive ones).
- * Never returns NULL.  Safe from any thread and from any callback.
+ * Accepts negative errno values as osevent returns them (and positive
+ * ones): osevent's own codes are described in its terms, others as the C
+ * library describes them.  Never returns NULL.  Safe from any thread and
+ * from any callback.
  */
 OSEV_EXPORT const char *osev_strerror(int err);
 

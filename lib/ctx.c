@@ -24,11 +24,14 @@ OSEV_EXPORT const char *osev_strerror(int err)
     case EBUSY: return "not allowed now (reentrant call or wrong state)";
     case ESTALE: return "handle no longer valid";
     case EIO: return "events were lost (unhooked disaster)";
-    case ENOSYS: return "not supported on this system";
-    case EMFILE: return "too many open files";
-    case ENFILE: return "too many open files in system";
-    default: return "unknown error";
+    default: break;
     }
+#ifdef HAVE_STRERRORDESC_NP
+    /* Static text, unlike strerror(3): safe from any thread. */
+    if (strerrordesc_np(err < 0 ? -err : err))
+        return strerrordesc_np(err < 0 ? -err : err);
+#endif
+    return "unknown error";
 }
 
 OSEV_EXPORT osev_time osev_now(void)
