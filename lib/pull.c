@@ -44,18 +44,33 @@ void osev__mark_pollfds(osev_ctx *ctx, int n, const struct pollfd *fds,
             osev__mark_fd(ctx, fds[i].fd, fds[i].revents, epoch);
 }
 
-/* Whether @fds can be the array the pull round handed out: the same
- * count and, while no slot moved since, the same fds in the same order. */
-static bool round_matches(const osev_ctx *ctx, const struct osev__round *r,
-                          int nfds, const struct pollfd *fds)
+#define READY_NOTED 64
+
+/*
+ * Whether @fds can be the array the pull round handed out: the same count
+ * and, while no slot moved since, the same fd at every entry.  The same
+ * walk notes the first ready entries, so marking need not walk again.
+ * Returns the number of ready entries, or -1 to reject the array.
+ */
+static int round_check(const osev_ctx *ctx, const struct osev__round *r,
+                       int nfds, const struct pollfd *fds, int *noted)
 {
+    const struct pollfd *ours =
+        r->layout_gen == ctx->layout_gen ? ctx->pfd : NULL;
+    int nready = 0;
+
     if (!r->live || nfds != r->n)
-        return false;
-    if (r->layout_gen == ctx->layout_gen)
-        for (int i = 0; i < nfds; i++)
-            if (fds[i].fd != ctx->pfd[i].fd)
-                return false;
-    return true;
+        return -1;
+    for (int i = 0; i < nfds; i++) {
+        if (ours && fds[i].fd != ours[i].fd)
+            return -1;
+        if (!fds[i].revents)
+            continue;
+        if (nready < READY_NOTED)
+            noted[nready] = i;
+        nready++;
+    }
+    return nready;
 }
 
 OSEV_EXPORT int osev_beforepoll(osev_ctx *ctx, int *nfds_io,
@@ -93,16 +108,25 @@ out:
 OSEV_EXPORT void osev_afterpoll(osev_ctx *ctx, int nfds,
                                 const struct pollfd *fds, osev_time now)
 {
+    int noted[READY_NOTED], nready;
+
     if (!ctx || nfds < 0 || (nfds > 0 && !fds) || now < 0)
         return;
     osev__lock(ctx);
-    if (osev__in_callback(ctx) ||
-        !round_matches(ctx, &ctx->pull_round, nfds, fds)) {
+    nready = osev__in_callback(ctx)
+                 ? -1
+                 : round_check(ctx, &ctx->pull_round, nfds, fds, noted);
+    if (nready < 0) {
         osev__unlock(ctx);
         return;
     }
     ctx->pull_round.live = false;
-    osev__mark_pollfds(ctx, nfds, fds, ctx->pull_round.epoch);
+    if (nready > READY_NOTED)
+        osev__mark_pollfds(ctx, nfds, fds, ctx->pull_round.epoch);
+    else
+        for (int i = 0; i < nready; i++)
+            osev__mark_fd(ctx, fds[noted[i]].fd, fds[noted[i]].revents,
+                          ctx->pull_round.epoch);
     if (osev__run_pass(ctx, now ? now : osev_now()) != -ESTALE)
         osev__unlock(ctx);
 }
