@@ -124,12 +124,14 @@ bool osev__in_callback(const osev_ctx *ctx)
     return ctx->dispatching || ctx->in_wait;
 }
 
-/* Work that makes the next wait return at once. */
+/* Work that makes the next wait return at once.  A requested loop exit
+ * is not: osev_loop_run() looks for it after every turn, and counting it
+ * would make a pull loop spin when nobody runs osev_loop_run(). */
 bool osev__work_pending(const osev_ctx *ctx)
 {
     return !osev__list_empty(&ctx->deferred) ||
            !osev__list_empty(&ctx->ev_occur) ||
-           !osev__list_empty(&ctx->ready) || ctx->exit_requested;
+           !osev__list_empty(&ctx->ready);
 }
 
 osev_time osev__next_deadline(const osev_ctx *ctx)

@@ -80,6 +80,9 @@ OSEV_EXPORT void osev_event_post(osev_ctx *ctx, osev_event *ev)
         osev__kick(ctx);
     } else {
         queue_for_check(ctx, e);
+        /* A thread blocked in osev_event_wait() must see it. */
+        if (ctx->in_wait)
+            osev_wakeup(ctx);
     }
     osev__unlock(ctx);
 }
@@ -191,14 +194,14 @@ OSEV_EXPORT int osev_event_wait(osev_ctx *ctx, uint64_t typemask,
     if (!ctx || !ev_out || deadline < 0)
         return -EINVAL;
     osev__lock(ctx);
+    if (osev__in_callback(ctx)) {
+        osev__unlock(ctx);
+        return -EBUSY;
+    }
     for (;;) {
         r = osev__event_take(ctx, typemask, pred, pred_user, ev_out);
         if (r != -EAGAIN)
             break;
-        if (osev__in_callback(ctx)) {
-            r = -EBUSY;
-            break;
-        }
         if (osev_now() >= deadline) {
             r = -ETIMEDOUT;
             break;
