@@ -16,4 +16,4 @@ fuzz: $(srcdir)/fuzz/fuzz-registry.c $(lib_libosevent_la_SOURCES:%=$(srcdir)/%)
 	mkdir -p fuzz/corpus
 	fuzz/fuzz-registry -max_total_time=$(FUZZ_SECONDS) fuzz/corpus
 .PHONY: fuzz
-CLEANFILES += fuzz/fuzz-registry
+CLEANFILES += fuzz/fuzz-registry fuzz/fuzz-registry-replay.valgrind
