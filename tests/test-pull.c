@@ -1,0 +1,429 @@
+/*
+ * test-pull.c - the libxl beforepoll/afterpoll protocol: every sentence of
+ * API.md's "Pull" section about poll(2).
+ */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ROOM 32
+#define SENTINEL 0x5a
+
+static int calls, last_fd;
+static short last_revents;
+static char order[16];
+static int norder;
+
+static void rec_cb(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)arg;
+    calls++;
+    last_fd = fd;
+    last_revents = revents;
+    order[norder++] = 'f';
+}
+
+static void drain_cb(osev_fd *w, int fd, short revents, void *arg)
+{
+    rec_cb(w, fd, revents, arg);
+    tu_drain(fd);
+}
+
+static void timer_cb(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t, (void)now, (void)arg;
+    order[norder++] = 't';
+}
+
+static void defer_cb(osev_ctx *ctx, void *arg)
+{
+    (void)ctx, (void)arg;
+    order[norder++] = 'd';
+}
+
+static void reset(void)
+{
+    calls = 0;
+    last_fd = -1;
+    last_revents = 0;
+    norder = 0;
+    memset(order, 0, sizeof order);
+}
+
+/* The number of entries a context asks for. */
+static int needed(osev_ctx *ctx)
+{
+    int n = 0, timeout = -1;
+    int r = osev_beforepoll(ctx, &n, NULL, &timeout, 0);
+
+    ck_assert(r == 0 || r == -ENOBUFS);
+    ck_assert_int_eq(timeout, -1); /* the query writes no timeout */
+    return n;
+}
+
+START_TEST(size_query_and_short_room)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[ROOM];
+    int p[2], q[2], n, timeout = 1234;
+    osev_fd *w1, *w2, *w3;
+
+    tu_pipe(p);
+    tu_pipe(q);
+    ck_assert_int_eq(needed(ctx), 1); /* the wakeup fd alone */
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, rec_cb, NULL, &w1));
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLOUT, rec_cb, NULL, &w2));
+    ck_assert_osev_ok(osev_fd_add(ctx, q[1], POLLOUT, rec_cb, NULL, &w3));
+
+    /* fds NULL, room 0: -ENOBUFS with the number; two distinct fds + 1 */
+    n = 0;
+    ck_assert_osev_err(osev_beforepoll(ctx, &n, NULL, &timeout, 0), -ENOBUFS);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(timeout, 1234);
+
+    /* one short: -ENOBUFS, the need, nothing written */
+    memset(fds, SENTINEL, sizeof fds);
+    n = 2;
+    ck_assert_osev_err(osev_beforepoll(ctx, &n, fds, &timeout, 0), -ENOBUFS);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(timeout, 1234);
+    for (size_t i = 0; i < sizeof fds; i++)
+        ck_assert_int_eq(((unsigned char *)fds)[i], SENTINEL);
+
+    /* exact room */
+    n = 3;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_eq(n, 3);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+}
+END_TEST
+
+START_TEST(slice_of_a_larger_array)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd all[ROOM];
+    unsigned char before[ROOM * sizeof(struct pollfd)];
+    int mine[2], lib[2], n, timeout = -1, r;
+    const int off = 3;
+    osev_fd *w;
+
+    tu_pipe(mine);
+    tu_pipe(lib);
+    ck_assert_osev_ok(osev_fd_add(ctx, lib[0], POLLIN, drain_cb, NULL, &w));
+    memset(all, SENTINEL, sizeof all);
+    all[0] = (struct pollfd){ .fd = mine[0], .events = POLLIN };
+    memcpy(before, all, sizeof all);
+
+    n = 10;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, all + off, &timeout, 0));
+    ck_assert_int_eq(n, 2);
+    /* everything outside [off, off + n) is untouched */
+    ck_assert_int_eq(memcmp(before, all, off * sizeof *all), 0);
+    ck_assert_int_eq(memcmp(before + (off + n) * sizeof *all, all + off + n,
+                            (ROOM - off - n) * sizeof *all),
+                     0);
+
+    /* one poll() over the application's fd and osevent's */
+    tu_write_byte(mine[1]);
+    tu_write_byte(lib[1]);
+    for (int i = 1; i < off; i++)
+        all[i].fd = -1; /* the application's unused entries */
+    reset();
+    r = poll(all, (nfds_t)(off + n), 5000);
+    ck_assert_int_ge(r, 2);
+    ck_assert(all[0].revents & POLLIN);
+    osev_afterpoll(ctx, n, all + off, 0);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(last_fd, lib[0]);
+    ck_assert_int_eq(last_revents, POLLIN);
+    osev_ctx_free(ctx);
+    close(mine[0]), close(mine[1]), close(lib[0]), close(lib[1]);
+}
+END_TEST
+
+START_TEST(timeout_only_lowered_and_rounded_up)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[ROOM];
+    osev_time now = osev_now();
+    osev_timer *t;
+    int n, timeout;
+
+    /* no timer: -1 stays -1, 5 stays 5 */
+    n = ROOM, timeout = -1;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, now));
+    ck_assert_int_eq(timeout, -1);
+
+    ck_assert_osev_ok(osev_timer_add(ctx, now + osev_ms(100), timer_cb, NULL,
+                                     &t));
+    n = ROOM, timeout = 5;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, now));
+    ck_assert_int_eq(timeout, 5);
+    n = ROOM, timeout = -1;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, now));
+    ck_assert_int_eq(timeout, 100);
+
+    /* 1.5 ms ahead: 2, never 1 */
+    ck_assert_osev_ok(osev_timer_set(t, now + osev_ms(1) + osev_ms(1) / 2));
+    n = ROOM, timeout = -1;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, now));
+    ck_assert_int_eq(timeout, 2);
+    /* 1 ns ahead: 1 */
+    ck_assert_osev_ok(osev_timer_set(t, now + 1));
+    n = ROOM, timeout = -1;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, now));
+    ck_assert_int_eq(timeout, 1);
+    /* due: 0 */
+    ck_assert_osev_ok(osev_timer_set(t, now));
+    n = ROOM, timeout = 7;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, now));
+    ck_assert_int_eq(timeout, 0);
+    /* a caller's 0 stays 0 whatever the timers */
+    ck_assert_osev_ok(osev_timer_set(t, now + osev_s(10)));
+    n = ROOM, timeout = 0;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, now));
+    ck_assert_int_eq(timeout, 0);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(removed_watch_gets_nothing)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[ROOM];
+    int p[2], q[2], n = ROOM, timeout = -1;
+    osev_fd *gone, *kept;
+
+    tu_pipe(p);
+    tu_pipe(q);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, drain_cb, NULL, &gone));
+    ck_assert_osev_ok(osev_fd_add(ctx, q[0], POLLIN, drain_cb, NULL, &kept));
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    osev_fd_remove(gone);
+    tu_write_byte(p[1]);
+    tu_write_byte(q[1]);
+    ck_assert_int_ge(poll(fds, (nfds_t)n, 5000), 2);
+    reset();
+    osev_afterpoll(ctx, n, fds, 0);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(last_fd, q[0]);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+}
+END_TEST
+
+/* The bug libuv, swift-nio and kqueue users hit: fd N is closed and the
+ * number reused between beforepoll and afterpoll. */
+START_TEST(reused_fd_number_gets_no_stale_readiness)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[ROOM];
+    int p[2], q[2], n = ROOM, timeout = -1, number;
+    osev_fd *old, *fresh;
+
+    tu_pipe(p);
+    number = p[0];
+    ck_assert_osev_ok(osev_fd_add(ctx, number, POLLIN, drain_cb, NULL, &old));
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+
+    osev_fd_remove(old);
+    close(p[0]);
+    tu_pipe(q);
+    ck_assert_int_eq(dup2(q[0], number), number); /* the same number */
+    ck_assert_osev_ok(osev_fd_add(ctx, number, POLLIN, drain_cb, NULL,
+                                  &fresh));
+    tu_write_byte(q[1]);
+    ck_assert_int_ge(poll(fds, (nfds_t)n, 5000), 1); /* the OLD array */
+    reset();
+    osev_afterpoll(ctx, n, fds, 0);
+    ck_assert_int_eq(calls, 0);
+
+    /* the next round serves the new watch */
+    n = ROOM, timeout = -1;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_ge(poll(fds, (nfds_t)n, 5000), 1);
+    osev_afterpoll(ctx, n, fds, 0);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(last_fd, number);
+    osev_ctx_free(ctx);
+    close(number), close(p[1]), close(q[0]), close(q[1]);
+}
+END_TEST
+
+START_TEST(watch_added_after_beforepoll_waits)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[ROOM];
+    int p[2], n = ROOM, timeout = -1, late_calls = 0;
+    osev_fd *first, *late;
+
+    tu_pipe(p);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, rec_cb, NULL, &first));
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, rec_cb, &late_calls,
+                                  &late));
+    tu_write_byte(p[1]);
+    ck_assert_int_ge(poll(fds, (nfds_t)n, 5000), 1);
+    reset();
+    osev_afterpoll(ctx, n, fds, 0);
+    ck_assert_int_eq(calls, 1); /* the first only */
+
+    n = ROOM;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_ge(poll(fds, (nfds_t)n, 5000), 1);
+    reset();
+    osev_afterpoll(ctx, n, fds, 0);
+    ck_assert_int_eq(calls, 2); /* both now */
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
+START_TEST(foreign_array_gets_no_dispatch)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[ROOM], copy[ROOM];
+    int p[2], q[2], n = ROOM, timeout = -1;
+    osev_fd *w;
+    osev_timer *t;
+
+    tu_pipe(p);
+    tu_pipe(q);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, rec_cb, NULL, &w));
+    ck_assert_osev_ok(osev_timer_add(ctx, 0, timer_cb, NULL, &t));
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    tu_write_byte(p[1]);
+    ck_assert_int_ge(poll(fds, (nfds_t)n, 5000), 1);
+    memcpy(copy, fds, sizeof fds);
+
+    reset();
+    osev_afterpoll(ctx, n - 1, fds, 0); /* another count */
+    ck_assert_int_eq(norder, 0);
+    osev_afterpoll(ctx, n + 1, fds, 0);
+    ck_assert_int_eq(norder, 0);
+    for (int i = 0; i < n; i++)
+        if (copy[i].fd == p[0])
+            copy[i].fd = q[0]; /* another fd */
+    osev_afterpoll(ctx, n, copy, 0);
+    ck_assert_int_eq(norder, 0);
+    osev_afterpoll(ctx, -1, fds, 0);
+    osev_afterpoll(ctx, n, NULL, 0);
+    ck_assert_int_eq(norder, 0);
+
+    osev_afterpoll(ctx, n, fds, 0); /* the real one */
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(norder, 2);
+    osev_afterpoll(ctx, n, fds, 0); /* a second time: ignored */
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(norder, 2);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+}
+END_TEST
+
+START_TEST(fds_then_timers_then_deferred)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[ROOM];
+    int p[2], n = ROOM, timeout = -1;
+    osev_fd *w;
+    osev_timer *t;
+
+    tu_pipe(p);
+    ck_assert_osev_ok(osev_defer(ctx, defer_cb, NULL));
+    ck_assert_osev_ok(osev_timer_add(ctx, 0, timer_cb, NULL, &t));
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, drain_cb, NULL, &w));
+    tu_write_byte(p[1]);
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_eq(timeout, 0);
+    ck_assert_int_ge(poll(fds, (nfds_t)n, 5000), 1);
+    reset();
+    osev_afterpoll(ctx, n, fds, 0);
+    ck_assert_str_eq(order, "ftd");
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
+START_TEST(unrequested_hup_is_delivered)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[ROOM];
+    int p[2], n = ROOM, timeout = -1;
+    osev_fd *w;
+
+    tu_pipe(p);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, rec_cb, NULL, &w));
+    close(p[1]); /* the reader sees POLLHUP */
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_ge(poll(fds, (nfds_t)n, 5000), 1);
+    reset();
+    osev_afterpoll(ctx, n, fds, 0);
+    ck_assert_int_eq(calls, 1);
+    ck_assert(last_revents & POLLHUP);
+    osev_ctx_free(ctx);
+    close(p[0]);
+}
+END_TEST
+
+START_TEST(pull_mixes_with_event_wait)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[ROOM];
+    int p[2], n = ROOM, timeout = -1;
+    osev_fd *w;
+    osev_event *ev;
+
+    tu_pipe(p);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, drain_cb, NULL, &w));
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    /* the built-in loop runs between the application's before and after */
+    tu_write_byte(p[1]);
+    reset();
+    ck_assert_osev_err(osev_event_wait(ctx, OSEV_EVENTMASK_ALL, NULL, NULL,
+                                       osev_now() + osev_ms(50), &ev),
+                       -ETIMEDOUT);
+    ck_assert_int_eq(calls, 1);
+    /* the application's round still completes; nothing is ready now */
+    ck_assert_int_ge(poll(fds, (nfds_t)n, 0), 0);
+    osev_afterpoll(ctx, n, fds, 0);
+    ck_assert_int_eq(calls, 1);
+    tu_write_byte(p[1]);
+    n = ROOM;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_ge(poll(fds, (nfds_t)n, 5000), 1);
+    osev_afterpoll(ctx, n, fds, 0);
+    ck_assert_int_eq(calls, 2);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
+static Suite *pull_suite(void)
+{
+    Suite *s = suite_create("pull");
+    TCase *proto = tcase_create("protocol");
+    TCase *stale = tcase_create("stale");
+
+    tcase_add_test(proto, size_query_and_short_room);
+    tcase_add_test(proto, slice_of_a_larger_array);
+    tcase_add_test(proto, timeout_only_lowered_and_rounded_up);
+    tcase_add_test(proto, fds_then_timers_then_deferred);
+    tcase_add_test(proto, unrequested_hup_is_delivered);
+    tcase_add_test(proto, pull_mixes_with_event_wait);
+    tcase_add_test(stale, removed_watch_gets_nothing);
+    tcase_add_test(stale, reused_fd_number_gets_no_stale_readiness);
+    tcase_add_test(stale, watch_added_after_beforepoll_waits);
+    tcase_add_test(stale, foreign_array_gets_no_dispatch);
+    suite_add_tcase(s, proto);
+    suite_add_tcase(s, stale);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(pull_suite());
+}

@@ -1,0 +1,269 @@
+/*
+ * test-select.c - osev_beforeselect/afterselect: sets only added to, maxfd
+ * only raised, fds that do not fit an fd_set refused with nothing written.
+ */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static int calls, last_fd;
+static short last_revents;
+
+static void rec_cb(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)arg;
+    calls++;
+    last_fd = fd;
+    last_revents = revents;
+    if (revents & POLLIN)
+        tu_drain(fd);
+}
+
+struct sets {
+    fd_set r, w, e;
+    int maxfd;
+    struct timeval tv;
+    bool tv_set;
+};
+
+static void sets_init(struct sets *s)
+{
+    memset(s, 0, sizeof *s);
+    FD_ZERO(&s->r);
+    FD_ZERO(&s->w);
+    FD_ZERO(&s->e);
+    s->maxfd = -1;
+}
+
+static int before(osev_ctx *ctx, struct sets *s, osev_time now)
+{
+    return osev_beforeselect(ctx, &s->maxfd, &s->r, &s->w, &s->e, &s->tv,
+                             &s->tv_set, now);
+}
+
+START_TEST(adds_without_clearing_and_maps_bits)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    int p[2], q[2], own[2];
+    osev_fd *wr, *ww, *wp;
+    struct sets s;
+
+    tu_pipe(p);
+    tu_pipe(q);
+    tu_pipe(own);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, rec_cb, NULL, &wr));
+    ck_assert_osev_ok(osev_fd_add(ctx, q[1], POLLOUT, rec_cb, NULL, &ww));
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLPRI, rec_cb, NULL, &wp));
+    sets_init(&s);
+    FD_SET(own[0], &s.r); /* the caller's own bit */
+    s.maxfd = 1000;       /* higher than ours: stays */
+    ck_assert_osev_ok(before(ctx, &s, 0));
+    ck_assert(FD_ISSET(own[0], &s.r));
+    ck_assert(FD_ISSET(p[0], &s.r));
+    ck_assert(!FD_ISSET(p[0], &s.w));
+    ck_assert(FD_ISSET(p[0], &s.e));
+    ck_assert(FD_ISSET(q[1], &s.w));
+    ck_assert(!FD_ISSET(q[1], &s.r));
+    ck_assert_int_eq(s.maxfd, 1000);
+    ck_assert(!s.tv_set); /* no timer: still no timeout */
+
+    sets_init(&s);
+    ck_assert_osev_ok(before(ctx, &s, 0));
+    ck_assert_int_ge(s.maxfd, p[0]);
+    ck_assert_int_ge(s.maxfd, q[1]);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+    close(own[0]), close(own[1]);
+}
+END_TEST
+
+static void timer_cb(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t, (void)now;
+    ++*(int *)arg;
+}
+
+START_TEST(timeout_lowered_rounded_to_microseconds)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    osev_time now = osev_now();
+    osev_timer *t;
+    struct sets s;
+    int fired = 0;
+
+    ck_assert_osev_ok(osev_timer_add(ctx, now + 1500, timer_cb, &fired, &t));
+    sets_init(&s);
+    ck_assert_osev_ok(before(ctx, &s, now));
+    ck_assert(s.tv_set);
+    ck_assert_int_eq(s.tv.tv_sec, 0);
+    ck_assert_int_eq(s.tv.tv_usec, 2); /* 1.5 us rounds up to 2 */
+
+    /* a caller's shorter timeout stays */
+    ck_assert_osev_ok(osev_timer_set(t, now + osev_s(3)));
+    sets_init(&s);
+    s.tv = (struct timeval){ .tv_sec = 1 };
+    s.tv_set = true;
+    ck_assert_osev_ok(before(ctx, &s, now));
+    ck_assert_int_eq(s.tv.tv_sec, 1);
+    ck_assert_int_eq(s.tv.tv_usec, 0);
+    /* a longer one is lowered */
+    s.tv = (struct timeval){ .tv_sec = 9 };
+    ck_assert_osev_ok(before(ctx, &s, now));
+    ck_assert_int_eq(s.tv.tv_sec, 3);
+    ck_assert_int_eq(s.tv.tv_usec, 0);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(real_select_round_dispatches)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    int p[2], q[2];
+    osev_fd *wr, *ww;
+    struct sets s;
+
+    tu_pipe(p);
+    tu_pipe(q);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, rec_cb, NULL, &wr));
+    ck_assert_osev_ok(osev_fd_add(ctx, q[0], POLLIN, rec_cb, NULL, &ww));
+    tu_write_byte(p[1]);
+    sets_init(&s);
+    ck_assert_osev_ok(before(ctx, &s, 0));
+    s.tv = (struct timeval){ .tv_sec = 5 };
+    ck_assert_int_eq(select(s.maxfd + 1, &s.r, &s.w, &s.e, &s.tv), 1);
+    calls = 0;
+    osev_afterselect(ctx, s.maxfd, &s.r, &s.w, &s.e, 0);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(last_fd, p[0]);
+    ck_assert_int_eq(last_revents, POLLIN);
+    /* the same sets again: the round is used up */
+    osev_afterselect(ctx, s.maxfd, &s.r, &s.w, &s.e, 0);
+    ck_assert_int_eq(calls, 1);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+}
+END_TEST
+
+START_TEST(stale_rules_like_afterpoll)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    int p[2], q[2];
+    osev_fd *gone, *late;
+    struct sets s;
+
+    tu_pipe(p);
+    tu_pipe(q);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, rec_cb, NULL, &gone));
+    sets_init(&s);
+    ck_assert_osev_ok(before(ctx, &s, 0));
+    osev_fd_remove(gone);
+    ck_assert_osev_ok(osev_fd_add(ctx, q[0], POLLIN, rec_cb, NULL, &late));
+    /* both "ready" by the application's sets */
+    FD_SET(q[0], &s.r);
+    if (q[0] > s.maxfd)
+        s.maxfd = q[0];
+    tu_write_byte(p[1]);
+    tu_write_byte(q[1]);
+    calls = 0;
+    osev_afterselect(ctx, s.maxfd, &s.r, &s.w, &s.e, 0);
+    ck_assert_int_eq(calls, 0); /* removed: ignored; added after: waits */
+    sets_init(&s);
+    ck_assert_osev_ok(before(ctx, &s, 0));
+    s.tv = (struct timeval){ .tv_sec = 5 };
+    ck_assert_int_eq(select(s.maxfd + 1, &s.r, &s.w, &s.e, &s.tv), 1);
+    osev_afterselect(ctx, s.maxfd, &s.r, &s.w, &s.e, 0);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(last_fd, q[0]);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+}
+END_TEST
+
+START_TEST(fd_beyond_fd_setsize_refused_nothing_written)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct rlimit rl;
+    int p[2], big = 1500, n, timeout = -1;
+    osev_fd *w, *wsmall;
+    osev_timer *t;
+    struct sets s, copy;
+    struct pollfd fds[8];
+
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur <= (rlim_t)big) {
+        rl.rlim_cur = rl.rlim_max > 4096 ? 4096 : rl.rlim_max;
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    ck_assert_int_gt((long)rl.rlim_cur, big); /* or the test cannot run */
+    tu_pipe(p);
+    ck_assert_int_eq(dup2(p[0], big), big);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, rec_cb, NULL, &wsmall));
+    ck_assert_osev_ok(osev_fd_add(ctx, big, POLLIN, rec_cb, NULL, &w));
+    ck_assert_osev_ok(osev_timer_add(ctx, osev_now() + osev_ms(5), timer_cb,
+                                     &n, &t));
+    sets_init(&s);
+    s.maxfd = 3;
+    FD_SET(0, &s.r);
+    memcpy(&copy, &s, sizeof s);
+    ck_assert_osev_err(before(ctx, &s, 0), -EBADF);
+    ck_assert_int_eq(memcmp(&copy, &s, sizeof s), 0);
+
+    /* poll has no such limit */
+    n = 8;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_eq(n, 3);
+
+    /* once the big fd's watch is gone, select works again */
+    osev_fd_remove(w);
+    ck_assert_osev_ok(before(ctx, &s, 0));
+    ck_assert(FD_ISSET(p[0], &s.r));
+    osev_ctx_free(ctx);
+    close(big), close(p[0]), close(p[1]);
+}
+END_TEST
+
+START_TEST(missing_set_for_an_asked_bit)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    int p[2];
+    osev_fd *w;
+    struct sets s;
+
+    tu_pipe(p);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[1], POLLOUT, rec_cb, NULL, &w));
+    sets_init(&s);
+    ck_assert_osev_err(osev_beforeselect(ctx, &s.maxfd, &s.r, NULL, &s.e,
+                                         &s.tv, &s.tv_set, 0),
+                       -EINVAL);
+    ck_assert_int_eq(s.maxfd, -1);
+    /* a set no watch asks for may be NULL (rfds is the wakeup fd's) */
+    ck_assert_osev_ok(osev_beforeselect(ctx, &s.maxfd, &s.r, &s.w, NULL,
+                                        &s.tv, &s.tv_set, 0));
+    ck_assert(FD_ISSET(p[1], &s.w));
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
+static Suite *select_suite(void)
+{
+    Suite *s = suite_create("select");
+    TCase *tc = tcase_create("select");
+
+    tcase_add_test(tc, adds_without_clearing_and_maps_bits);
+    tcase_add_test(tc, timeout_lowered_rounded_to_microseconds);
+    tcase_add_test(tc, real_select_round_dispatches);
+    tcase_add_test(tc, stale_rules_like_afterpoll);
+    tcase_add_test(tc, fd_beyond_fd_setsize_refused_nothing_written);
+    tcase_add_test(tc, missing_set_for_an_asked_bit);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(select_suite());
+}
