@@ -1,0 +1,371 @@
+/*
+ * test-loop.c - the built-in loop, the aggregate fd and wakeups: API.md's
+ * "Own loop, aggregate fd" (the single-dispatcher part).  The suite runs
+ * under whichever backend the environment selects, and some tests make a
+ * context of each backend explicitly.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BOUND osev_s(10) /* generous: a noisy 2-core machine */
+
+static osev_ctx *ctx_with(unsigned flags)
+{
+    struct osev_ctx_opts o = { .size = sizeof o, .flags = flags };
+    osev_ctx *ctx;
+
+    ck_assert_osev_ok(osev_ctx_new(&o, &ctx));
+    return ctx;
+}
+
+static int counter;
+
+static void count_read(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)revents, (void)arg;
+    tu_drain(fd);
+    counter++;
+}
+
+static void count_timer(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t, (void)now, (void)arg;
+    counter++;
+}
+
+START_TEST(loop_once_both_backends)
+{
+    osev_ctx *ctx = ctx_with(_i ? OSEV_CTX_BACKEND_POLL : 0);
+    osev_time start;
+    int p[2];
+    osev_fd *w;
+    osev_timer *t;
+
+    tu_pipe(p);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, count_read, NULL, &w));
+    counter = 0;
+    tu_write_byte(p[1]);
+    ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND), 1);
+    ck_assert_int_eq(counter, 1);
+
+    ck_assert_osev_ok(osev_timer_add(ctx, osev_now() + osev_ms(20),
+                                     count_timer, NULL, &t));
+    ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND), 1);
+    ck_assert_int_eq(counter, 2);
+
+    start = osev_now();
+    ck_assert_osev_err(osev_loop_once(ctx, start + osev_ms(30)), -ETIMEDOUT);
+    ck_assert_int_ge(osev_now(), start + osev_ms(30));
+    ck_assert_int_eq(counter, 2);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
+static void exit_seven(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t, (void)now;
+    osev_loop_exit(arg, 7);
+}
+
+START_TEST(loop_run_until_exit)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    osev_timer *t;
+    struct pollfd fds[4];
+    int n = 4, timeout = -1;
+
+    ck_assert_osev_ok(osev_timer_add(ctx, osev_now() + osev_ms(10),
+                                     exit_seven, ctx, &t));
+    ck_assert_int_eq(osev_loop_run(ctx), 7);
+    /* an exit asked for with no loop running does not make pull spin,
+     * and makes the next run return at once */
+    osev_loop_exit(ctx, 3);
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_eq(timeout, -1);
+    ck_assert_int_eq(osev_loop_run(ctx), 3);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
+static bool readable(int fd, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int r = poll(&p, 1, timeout_ms);
+
+    ck_assert_int_ge(r, 0);
+    return r == 1;
+}
+
+START_TEST(aggregate_fd_timer_and_fd)
+{
+    osev_ctx *ctx = ctx_with(_i ? OSEV_CTX_BACKEND_POLL : 0);
+    int afd = osev_get_fd(ctx), p[2];
+    osev_timer *t, *early;
+    osev_fd *w;
+
+    ck_assert_int_ge(afd, 0);
+    ck_assert_int_eq(osev_get_fd(ctx), afd); /* the same fd each time */
+    ck_assert(!readable(afd, 0));           /* no work */
+
+    /* a timer falling due makes it readable */
+    counter = 0;
+    ck_assert_osev_ok(osev_timer_add(ctx, osev_now() + osev_ms(20),
+                                     count_timer, NULL, &t));
+    ck_assert(readable(afd, 10000));
+    ck_assert_int_ge(osev_now(), osev_ms(0)); /* (clock sanity) */
+    ck_assert_int_eq(osev_dispatch(ctx), 1);
+    ck_assert_int_eq(counter, 1);
+    ck_assert(!readable(afd, 0)); /* handled: quiet again */
+
+    /* a watched fd becoming ready makes it readable */
+    tu_pipe(p);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, count_read, NULL, &w));
+    ck_assert(!readable(afd, 0));
+    tu_write_byte(p[1]);
+    ck_assert(readable(afd, 10000));
+    ck_assert_int_eq(osev_dispatch(ctx), 1);
+    ck_assert(!readable(afd, 0));
+
+    /* a far timer, then an earlier one: the fd follows the earlier */
+    ck_assert_osev_ok(osev_timer_set(t, osev_now() + osev_s(3600)));
+    ck_assert_osev_ok(osev_timer_add(ctx, osev_now() + osev_ms(20),
+                                     count_timer, NULL, &early));
+    ck_assert(readable(afd, 10000));
+    ck_assert_int_eq(osev_dispatch(ctx), 1);
+    ck_assert_int_eq(counter, 3);
+    ck_assert(!readable(afd, 0));
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
+static void noop_defer(osev_ctx *ctx, void *arg)
+{
+    (void)ctx, (void)arg;
+    counter++;
+}
+
+START_TEST(deadline_and_deferred)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    int afd = osev_get_fd(ctx);
+    osev_time dl, at = osev_now() + osev_s(60);
+    osev_timer *t;
+
+    ck_assert_osev_ok(osev_get_deadline(ctx, &dl));
+    ck_assert_int_eq(dl, OSEV_TIME_INFINITY);
+    ck_assert_osev_ok(osev_timer_add(ctx, at, count_timer, NULL, &t));
+    ck_assert_osev_ok(osev_get_deadline(ctx, &dl));
+    ck_assert_int_eq(dl, at);
+    counter = 0;
+    ck_assert_osev_ok(osev_defer(ctx, noop_defer, NULL));
+    ck_assert_osev_ok(osev_get_deadline(ctx, &dl));
+    ck_assert_int_eq(dl, 0);
+    ck_assert(readable(afd, 0)); /* pending work shows on the fd */
+    ck_assert_int_eq(osev_dispatch(ctx), 1);
+    ck_assert_int_eq(counter, 1);
+    ck_assert_osev_ok(osev_get_deadline(ctx, &dl));
+    ck_assert_int_eq(dl, at);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(dispatch_never_blocks)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    osev_timer *t;
+    osev_time start;
+
+    ck_assert_osev_ok(osev_timer_add(ctx, osev_now() + osev_s(3600),
+                                     count_timer, NULL, &t));
+    start = osev_now();
+    ck_assert_int_eq(osev_dispatch(ctx), 0);
+    ck_assert_int_lt(osev_now() - start, osev_s(3));
+    osev_ctx_free(ctx);
+}
+END_TEST
+
+/* ---- wakeups ---- */
+
+static osev_ctx *signal_ctx;
+
+static void on_usr1(int signo)
+{
+    (void)signo;
+    osev_wakeup(signal_ctx); /* the only osevent call a handler may make */
+}
+
+static void *raise_usr1(void *arg)
+{
+    (void)arg;
+    raise(SIGUSR1); /* this thread has SIGUSR1 unblocked */
+    return NULL;
+}
+
+START_TEST(wakeup_from_signal_handler)
+{
+    struct sigaction sa = { .sa_handler = on_usr1 };
+    pthread_t th;
+    osev_time start;
+
+    signal_ctx = tu_ctx_new();
+    ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+    /* raise() signals the helper thread itself, so the handler runs there
+     * and the loop is woken through the wakeup fd, not by EINTR */
+    ck_assert_int_eq(pthread_create(&th, NULL, raise_usr1, NULL), 0);
+    start = osev_now();
+    ck_assert_int_eq(osev_loop_once(signal_ctx, start + BOUND), 0);
+    ck_assert_int_lt(osev_now(), start + BOUND);
+    pthread_join(th, NULL);
+    osev_ctx_free(signal_ctx);
+}
+END_TEST
+
+static void *wake_later(void *arg)
+{
+    osev_wakeup(arg);
+    return NULL;
+}
+
+START_TEST(wakeup_reaches_the_applications_poll)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[4];
+    int n = 4, timeout = -1;
+    pthread_t th;
+
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_eq(pthread_create(&th, NULL, wake_later, ctx), 0);
+    ck_assert_int_eq(poll(fds, (nfds_t)n, 10000), 1);
+    pthread_join(th, NULL);
+    osev_afterpoll(ctx, n, fds, 0);
+    /* drained by the pass: the next poll is quiet */
+    n = 4;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_eq(poll(fds, (nfds_t)n, 0), 0);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
+static int handoff[2];
+
+/* Posts once told to, which the waiter does from inside its wait. */
+static void *post_when_told(void *arg)
+{
+    struct pollfd p = { .fd = handoff[0], .events = POLLIN };
+    osev_event *ev;
+
+    if (poll(&p, 1, 10000) == 1) {
+        ev = osev_event_new(arg, 2, 22, 0);
+        osev_event_post(arg, ev);
+    }
+    return NULL;
+}
+
+static void tell(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t, (void)now, (void)arg;
+    tu_write_byte(handoff[1]);
+}
+
+START_TEST(post_from_another_thread_wakes_event_wait)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    osev_time start = osev_now();
+    osev_event *ev;
+    osev_timer *t;
+    pthread_t th;
+
+    tu_pipe(handoff);
+    ck_assert_osev_ok(osev_timer_add(ctx, start + osev_ms(10), tell, NULL,
+                                     &t));
+    ck_assert_int_eq(pthread_create(&th, NULL, post_when_told, ctx), 0);
+    ck_assert_osev_ok(osev_event_wait(ctx, UINT64_C(1) << 2, NULL, NULL,
+                                      start + BOUND, &ev));
+    ck_assert_int_lt(osev_now(), start + BOUND);
+    ck_assert_uint_eq(ev->for_user, 22);
+    osev_event_free(ctx, ev);
+    pthread_join(th, NULL);
+    osev_ctx_free(ctx);
+    close(handoff[0]), close(handoff[1]);
+}
+END_TEST
+
+/* ---- reentrancy ---- */
+
+static int nested_result;
+
+static void nest(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t, (void)now;
+    nested_result = osev_loop_once(arg, 0);
+}
+
+START_TEST(loop_once_from_callback_is_busy)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    osev_timer *t;
+
+    ck_assert_osev_ok(osev_timer_add(ctx, 0, nest, ctx, &t));
+    ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND), 1);
+    ck_assert_osev_err(nested_result, -EBUSY);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
+static void free_ctx(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t, (void)now;
+    osev_ctx_free(arg);
+}
+
+START_TEST(ctx_freed_by_callback_in_loop_once)
+{
+    osev_ctx *ctx = ctx_with(_i ? OSEV_CTX_BACKEND_POLL : 0);
+    int fds_before = tu_count_fds();
+    osev_timer *t, *other;
+
+    (void)osev_get_fd(ctx);
+    ck_assert_osev_ok(osev_timer_add(ctx, 0, free_ctx, ctx, &t));
+    ck_assert_osev_ok(osev_timer_add(ctx, 0, count_timer, NULL, &other));
+    counter = 0;
+    ck_assert_osev_err(osev_loop_once(ctx, osev_now() + BOUND), -ESTALE);
+    ck_assert_int_eq(counter, 0); /* the rest of the pass did not run */
+    ck_assert_int_lt(tu_count_fds(), fds_before); /* its fds are closed */
+}
+END_TEST
+
+static Suite *loop_suite(void)
+{
+    Suite *s = suite_create("loop");
+    TCase *loop = tcase_create("loop");
+    TCase *agg = tcase_create("aggregate");
+    TCase *wake = tcase_create("wakeup");
+
+    tcase_add_loop_test(loop, loop_once_both_backends, 0, 2);
+    tcase_add_test(loop, loop_run_until_exit);
+    tcase_add_test(loop, dispatch_never_blocks);
+    tcase_add_test(loop, loop_once_from_callback_is_busy);
+    tcase_add_loop_test(loop, ctx_freed_by_callback_in_loop_once, 0, 2);
+    tcase_add_loop_test(agg, aggregate_fd_timer_and_fd, 0, 2);
+    tcase_add_test(agg, deadline_and_deferred);
+    tcase_add_test(wake, wakeup_from_signal_handler);
+    tcase_add_test(wake, wakeup_reaches_the_applications_poll);
+    tcase_add_test(wake, post_from_another_thread_wakes_event_wait);
+    tcase_set_timeout(wake, 30);
+    tcase_set_timeout(agg, 30);
+    suite_add_tcase(s, loop);
+    suite_add_tcase(s, agg);
+    suite_add_tcase(s, wake);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(loop_suite());
+}
