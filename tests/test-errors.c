@@ -30,15 +30,6 @@ static void count_defer(osev_ctx *ctx, void *arg)
     calls++;
 }
 
-static int needed(osev_ctx *ctx)
-{
-    int n = 0, timeout = -1;
-    int r = osev_beforepoll(ctx, &n, NULL, &timeout, 0);
-
-    ck_assert(r == 0 || r == -ENOBUFS);
-    return n;
-}
-
 START_TEST(null_context_and_handles)
 {
     struct pollfd fds[2];
@@ -111,7 +102,7 @@ START_TEST(null_out_params)
     ck_assert_osev_err(osev_beforepoll(ctx, NULL, NULL, &timeout, 0),
                        -EINVAL);
     ck_assert_osev_err(osev_beforepoll(ctx, &n, NULL, NULL, 0), -EINVAL);
-    ck_assert_int_eq(needed(ctx), 1); /* nothing was added */
+    ck_assert_int_eq(tu_needed(ctx), 1); /* nothing was added */
     osev_ctx_free(ctx);
     close(p[0]), close(p[1]);
 }
@@ -137,7 +128,7 @@ START_TEST(bad_fds_and_bits)
                                        NULL, &bad),
                            -EINVAL);
     ck_assert_ptr_null(bad); /* out-param untouched on failure */
-    ck_assert_int_eq(needed(ctx), 1);
+    ck_assert_int_eq(tu_needed(ctx), 1);
 
     ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, count_fd, NULL, &w));
     ck_assert_osev_err(osev_fd_modify(w, 0x4000), -EINVAL);
@@ -368,7 +359,7 @@ END_TEST
  * failure must be -ENOMEM and leave the beforepoll count as it was. */
 #define RETRY_UNTIL_OK(ctx, call)                                            \
     do {                                                                     \
-        int before_ = needed(ctx), r_, n_;                                   \
+        int before_ = tu_needed(ctx), r_, n_;                                   \
         for (n_ = 0;; n_++) {                                                \
             tu_alloc_fail_at(n_);                                            \
             r_ = (call);                                                     \
@@ -376,7 +367,7 @@ END_TEST
             if (r_ >= 0)                                                     \
                 break;                                                       \
             ck_assert_osev_err(r_, -ENOMEM);                                 \
-            ck_assert_int_eq(needed(ctx), before_);                          \
+            ck_assert_int_eq(tu_needed(ctx), before_);                          \
         }                                                                    \
     } while (0)
 
@@ -392,7 +383,7 @@ START_TEST(enomem_in_registry)
     RETRY_UNTIL_OK(ctx, osev_fd_add(ctx, p[0], POLLIN, count_fd, NULL, &w1));
     RETRY_UNTIL_OK(ctx, osev_fd_add(ctx, p[0], POLLOUT, count_fd, NULL, &w2));
     RETRY_UNTIL_OK(ctx, osev_fd_add(ctx, high, POLLIN, count_fd, NULL, &w3));
-    ck_assert_int_eq(needed(ctx), 3);
+    ck_assert_int_eq(tu_needed(ctx), 3);
     for (int i = 0; i < 40; i++)
         RETRY_UNTIL_OK(ctx, osev_timer_add(ctx, OSEV_TIME_INFINITY,
                                            count_timer, NULL, &t[i]));

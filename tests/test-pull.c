@@ -52,17 +52,6 @@ static void reset(void)
     memset(order, 0, sizeof order);
 }
 
-/* The number of entries a context asks for. */
-static int needed(osev_ctx *ctx)
-{
-    int n = 0, timeout = -1;
-    int r = osev_beforepoll(ctx, &n, NULL, &timeout, 0);
-
-    ck_assert(r == 0 || r == -ENOBUFS);
-    ck_assert_int_eq(timeout, -1); /* the query writes no timeout */
-    return n;
-}
-
 START_TEST(size_query_and_short_room)
 {
     osev_ctx *ctx = tu_ctx_new();
@@ -72,7 +61,7 @@ START_TEST(size_query_and_short_room)
 
     tu_pipe(p);
     tu_pipe(q);
-    ck_assert_int_eq(needed(ctx), 1); /* the wakeup fd alone */
+    ck_assert_int_eq(tu_needed(ctx), 1); /* the wakeup fd alone */
     ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, rec_cb, NULL, &w1));
     ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLOUT, rec_cb, NULL, &w2));
     ck_assert_osev_ok(osev_fd_add(ctx, q[1], POLLOUT, rec_cb, NULL, &w3));

@@ -4,7 +4,7 @@
  * osev_dispatch(), osev_loop_once() and the pull API.
  *
  * Many tests are loop tests over the way the context is driven (see
- * drive()), so each rule is shown to hold whatever way the pass starts.
+ * tu_drive()), so each rule is shown to hold whatever way the pass starts.
  */
 #include "testutil.h"
 
@@ -17,81 +17,12 @@
 
 /* ---- driving a context ---- */
 
-enum drive_mode {
-    DRIVE_DISPATCH, /* osev_dispatch() */
-    DRIVE_LOOP,     /* osev_loop_once() with a bounded deadline */
-    DRIVE_PULL,     /* osev_beforepoll() + poll(2) + osev_afterpoll() */
-    DRIVE_MODES
-};
-
-#define PULL_ROOM 64
-#define COUNT_UNKNOWN INT_MIN
-
-/*
- * One dispatch pass with something expected to be ready.  Returns what
- * osev_dispatch()/osev_loop_once() returned, or COUNT_UNKNOWN in pull
- * mode (osev_afterpoll() returns nothing).
- */
-static int drive(osev_ctx *ctx, int mode)
-{
-    struct pollfd fds[PULL_ROOM];
-    int n = PULL_ROOM, timeout = 5000;
-
-    switch (mode) {
-    case DRIVE_DISPATCH:
-        return osev_dispatch(ctx);
-    case DRIVE_LOOP:
-        return osev_loop_once(ctx, osev_now() + osev_s(5));
-    default:
-        ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
-        ck_assert_int_ge(poll(fds, (nfds_t)n, timeout), 0);
-        osev_afterpoll(ctx, n, fds, 0);
-        return COUNT_UNKNOWN;
-    }
-}
-
-/* One pass that must not block: nothing need be ready. */
-static int drive_now(osev_ctx *ctx, int mode)
-{
-    struct pollfd fds[PULL_ROOM];
-    int n = PULL_ROOM, timeout = 0;
-
-    switch (mode) {
-    case DRIVE_DISPATCH:
-        return osev_dispatch(ctx);
-    case DRIVE_LOOP:
-        return osev_loop_once(ctx, 0);
-    default:
-        ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
-        ck_assert_int_ge(poll(fds, (nfds_t)n, 0), 0);
-        osev_afterpoll(ctx, n, fds, 0);
-        return COUNT_UNKNOWN;
-    }
-}
-
-static void check_count(int got, int expected)
-{
-    if (got != COUNT_UNKNOWN)
-        ck_assert_int_eq(got, expected);
-}
-
-/* The number of entries osev_beforepoll() wants (the size query). */
-static int need(osev_ctx *ctx)
-{
-    int n = 0, timeout = -1, r;
-
-    r = osev_beforepoll(ctx, &n, NULL, &timeout, 0);
-    ck_assert_msg(r == 0 || r == -ENOBUFS, "size query: %d", r);
-    ck_assert_int_eq(timeout, -1);
-    return n;
-}
-
 /* How many entries of a fresh beforepoll array name @fd; the events of
  * the last one in *events_out. */
 static int entries_for(osev_ctx *ctx, int fd, short *events_out)
 {
-    struct pollfd fds[PULL_ROOM];
-    int n = PULL_ROOM, timeout = -1, count = 0;
+    struct pollfd fds[TU_PULL_ROOM];
+    int n = TU_PULL_ROOM, timeout = -1, count = 0;
 
     ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
     ck_assert_int_ge(n, 1);
@@ -215,22 +146,22 @@ START_TEST(two_watches_one_fd_merged)
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
                                                  SOCK_CLOEXEC, 0, sv),
                      0);
-    ck_assert_int_eq(need(ctx), 1);
+    ck_assert_int_eq(tu_needed(ctx), 1);
     rec_add(ctx, &a, sv[0], POLLIN);
     rec_add(ctx, &b, sv[0], POLLOUT);
-    ck_assert_int_eq(need(ctx), 2);
+    ck_assert_int_eq(tu_needed(ctx), 2);
     ck_assert_int_eq(entries_for(ctx, sv[0], &ev), 1);
     ck_assert_int_eq(ev, POLLIN | POLLOUT);
 
     /* Only writable: B alone. */
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(a.calls, 0);
     ck_assert_int_eq(b.calls, 1);
     ck_assert_int_eq(b.revents, POLLOUT);
 
     /* Readable and writable: each gets its own bit only. */
     tu_write_byte(sv[1]);
-    check_count(drive(ctx, _i), 2);
+    tu_check_count(tu_drive(ctx, _i), 2);
     ck_assert_int_eq(a.calls, 1);
     ck_assert_int_eq(a.revents, POLLIN);
     ck_assert_int_eq(b.calls, 2);
@@ -244,11 +175,11 @@ START_TEST(two_watches_one_fd_merged)
     ck_assert_osev_ok(osev_fd_modify(b.w, POLLIN));
     ck_assert_int_eq(entries_for(ctx, sv[0], &ev), 1);
     ck_assert_int_eq(ev, POLLIN);
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(b.revents, POLLIN);
     osev_fd_remove(b.w);
     ck_assert_int_eq(entries_for(ctx, sv[0], NULL), 0);
-    ck_assert_int_eq(need(ctx), 1);
+    ck_assert_int_eq(tu_needed(ctx), 1);
     ck_assert_int_eq(b.released, 1);
     ck_assert_int_eq(a.released, 1);
     ck_assert_int_eq(release_in_callback, 0);
@@ -325,7 +256,7 @@ START_TEST(cb_removes_itself)
     rec_add(ctx, &a, p[0], POLLIN);
     a.remove_self = true;
     tu_write_byte(p[1]);
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(a.calls, 1);
     /* released at the end of the pass, from a clean stack */
     ck_assert_int_eq(a.released, 1);
@@ -333,7 +264,7 @@ START_TEST(cb_removes_itself)
     ck_assert_int_eq(entries_for(ctx, p[0], NULL), 0);
 
     /* The pipe is still readable: never called again. */
-    check_count(drive_now(ctx, _i == DRIVE_LOOP ? DRIVE_DISPATCH : _i), 0);
+    tu_check_count(tu_drive_now(ctx, _i == TU_DRIVE_LOOP ? TU_DRIVE_DISPATCH : _i), 0);
     ck_assert_int_eq(a.calls, 1);
     ck_assert_int_eq(a.released, 1);
 
@@ -347,14 +278,14 @@ END_TEST
 
 /*
  * The first of two ready watches to run removes the other, which is
- * then not called in that pass (_i / DRIVE_MODES: on two fds, or both on
+ * then not called in that pass (_i / TU_DRIVE_MODES: on two fds, or both on
  * one fd).  Inside that same callback osev_fd_modify() on the removed
  * watch is -ESTALE and a second remove does nothing.
  */
 START_TEST(cb_removes_other_ready)
 {
-    int mode = _i % DRIVE_MODES;
-    bool same_fd = _i >= DRIVE_MODES;
+    int mode = _i % TU_DRIVE_MODES;
+    bool same_fd = _i >= TU_DRIVE_MODES;
     int before = tu_count_fds();
     osev_ctx *ctx = tu_ctx_new();
     struct rec a, b, *first, *second;
@@ -370,7 +301,7 @@ START_TEST(cb_removes_other_ready)
     tu_write_byte(p[1]);
     tu_write_byte(q[1]);
 
-    check_count(drive(ctx, mode), 1);
+    tu_check_count(tu_drive(ctx, mode), 1);
     ck_assert_int_eq(a.calls + b.calls, 1);
     first = a.calls ? &a : &b;
     second = a.calls ? &b : &a;
@@ -381,7 +312,7 @@ START_TEST(cb_removes_other_ready)
     ck_assert_int_eq(release_in_callback, 0);
 
     /* The survivor keeps working, the removed one stays silent. */
-    check_count(drive(ctx, mode), 1);
+    tu_check_count(tu_drive(ctx, mode), 1);
     ck_assert_int_eq(first->calls, 2);
     ck_assert_int_eq(second->calls, 0);
     ck_assert_int_eq(second->released, 1);
@@ -422,22 +353,22 @@ START_TEST(cb_removes_all)
                 r[i].remove_other[k++] = &r[j];
         r[i].remove_self = true;
     }
-    ck_assert_int_eq(need(ctx), 3);
+    ck_assert_int_eq(tu_needed(ctx), 3);
     tu_write_byte(p[1]);
     tu_write_byte(q[1]);
 
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     for (int i = 0; i < 4; i++) {
         ran += r[i].calls;
         ck_assert_int_eq(r[i].released, 1);
     }
     ck_assert_int_eq(ran, 1);
     ck_assert_int_eq(release_in_callback, 0);
-    ck_assert_int_eq(need(ctx), 1);
+    ck_assert_int_eq(tu_needed(ctx), 1);
 
     /* Still a working context. */
     rec_add(ctx, &extra, q[0], POLLIN);
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(extra.calls, 1);
     ran = 0;
     for (int i = 0; i < 4; i++)
@@ -495,12 +426,12 @@ START_TEST(watch_added_in_cb_later_pass)
     tu_write_byte(q[1]);
     ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, adder_cb, &ad, &w));
 
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(ad.calls, 1);
     ck_assert_int_eq(same.calls, 0);
     ck_assert_int_eq(other.calls, 0);
 
-    check_count(drive(ctx, _i), 3);
+    tu_check_count(tu_drive(ctx, _i), 3);
     ck_assert_int_eq(ad.calls, 2);
     ck_assert_int_eq(same.calls, 1);
     ck_assert_int_eq(same.revents, POLLIN);
@@ -536,19 +467,19 @@ START_TEST(cb_mutes_other_ready)
     tu_write_byte(p[1]);
     tu_write_byte(q[1]);
 
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(a.calls + b.calls, 1);
     first = a.calls ? &a : &b;
     second = a.calls ? &b : &a;
     ck_assert_int_eq(entries_for(ctx, second->fd, NULL), 0);
 
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(first->calls, 2);
     ck_assert_int_eq(second->calls, 0);
     ck_assert_int_eq(second->released, 0);
 
     ck_assert_osev_ok(osev_fd_modify(second->w, POLLIN));
-    check_count(drive(ctx, _i), 2);
+    tu_check_count(tu_drive(ctx, _i), 2);
     ck_assert_int_eq(first->calls, 3);
     ck_assert_int_eq(second->calls, 1);
     ck_assert_int_eq(second->revents, POLLIN);
@@ -577,14 +508,14 @@ START_TEST(modify_to_zero_and_back)
     tu_pipe(p);
     tu_write_byte(p[1]);
     rec_add(ctx, &a, p[0], POLLIN);
-    ck_assert_int_eq(need(ctx), 2);
+    ck_assert_int_eq(tu_needed(ctx), 2);
 
     /* The only watch of its fd: the entry goes, nothing is delivered. */
     ck_assert_osev_ok(osev_fd_modify(a.w, 0));
-    ck_assert_int_eq(need(ctx), 1);
+    ck_assert_int_eq(tu_needed(ctx), 1);
     ck_assert_int_eq(entries_for(ctx, p[0], NULL), 0);
-    check_count(drive_now(ctx, _i), _i == DRIVE_LOOP ? -ETIMEDOUT : 0);
-    check_count(drive_now(ctx, DRIVE_DISPATCH), 0);
+    tu_check_count(tu_drive_now(ctx, _i), _i == TU_DRIVE_LOOP ? -ETIMEDOUT : 0);
+    tu_check_count(tu_drive_now(ctx, TU_DRIVE_DISPATCH), 0);
     ck_assert_int_eq(a.calls, 0);
     ck_assert_int_eq(a.released, 0);
 
@@ -592,7 +523,7 @@ START_TEST(modify_to_zero_and_back)
     ck_assert_osev_ok(osev_fd_modify(a.w, POLLIN));
     ck_assert_int_eq(entries_for(ctx, p[0], &ev), 1);
     ck_assert_int_eq(ev, POLLIN);
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(a.calls, 1);
     ck_assert_int_eq(a.revents, POLLIN);
 
@@ -603,14 +534,14 @@ START_TEST(modify_to_zero_and_back)
     ck_assert_int_eq(entries_for(ctx, p[0], &ev), 1);
     ck_assert_int_eq(ev, POLLOUT);
     /* p[0] is readable only: nobody asks for that now. */
-    check_count(drive_now(ctx, _i), _i == DRIVE_LOOP ? -ETIMEDOUT : 0);
+    tu_check_count(tu_drive_now(ctx, _i), _i == TU_DRIVE_LOOP ? -ETIMEDOUT : 0);
     ck_assert_int_eq(a.calls, 1);
     ck_assert_int_eq(b.calls, 0);
     ck_assert_int_eq(z.calls, 0);
     ck_assert_osev_ok(osev_fd_modify(a.w, POLLIN));
     ck_assert_int_eq(entries_for(ctx, p[0], &ev), 1);
     ck_assert_int_eq(ev, POLLIN | POLLOUT);
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(a.calls, 2);
     ck_assert_int_eq(z.calls, 0);
 
@@ -641,8 +572,8 @@ START_TEST(release_at_next_dispatch_point)
     int before = tu_count_fds();
     osev_ctx *ctx = tu_ctx_new();
     struct rec a, keep;
-    struct pollfd fds[PULL_ROOM];
-    int n = PULL_ROOM, timeout = 0, p[2], maxfd = -1;
+    struct pollfd fds[TU_PULL_ROOM];
+    int n = TU_PULL_ROOM, timeout = 0, p[2], maxfd = -1;
     fd_set rfds, wfds, efds;
     struct timeval tv = { 0 };
     bool tv_set = false;
@@ -665,7 +596,7 @@ START_TEST(release_at_next_dispatch_point)
         ck_assert_int_eq(osev_loop_once(ctx, osev_now() + osev_s(5)), 1);
         break;
     case RP_BEFOREPOLL:
-        n = PULL_ROOM;
+        n = TU_PULL_ROOM;
         ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
         break;
     case RP_AFTERPOLL:
@@ -748,7 +679,7 @@ START_TEST(release_after_pass_not_in_it)
     tu_write_byte(p[1]);
     tu_write_byte(q[1]);
 
-    check_count(drive(ctx, _i), 2);
+    tu_check_count(tu_drive(ctx, _i), 2);
     ck_assert_int_eq(r.calls, 1);
     ck_assert_int_eq(lc.calls, 1);
     ck_assert_int_eq(r.released, 1);
@@ -848,8 +779,8 @@ START_TEST(ctx_free_from_callback)
     tu_write_byte(p[1]);
     tu_write_byte(q[1]);
 
-    r = drive(ctx, _i);
-    if (r != COUNT_UNKNOWN)
+    r = tu_drive(ctx, _i);
+    if (r != TU_COUNT_UNKNOWN)
         ck_assert_int_eq(r, -ESTALE);
     ck_assert_int_eq(a.calls + b.calls, 1);
     first = a.calls ? &a : &b;
@@ -886,7 +817,7 @@ START_TEST(pollnval_once_then_muted)
     rec_add(ctx, &a, closed_fd, POLLIN);
     if (_i)
         rec_add(ctx, &b, closed_fd, POLLOUT);
-    ck_assert_int_eq(need(ctx), 2);
+    ck_assert_int_eq(tu_needed(ctx), 2);
 
     close(closed_fd);
     ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
@@ -927,7 +858,7 @@ START_TEST(pollnval_once_then_muted)
     osev_fd_remove(a.w);
     if (_i)
         osev_fd_remove(b.w);
-    ck_assert_int_eq(need(ctx), 1);
+    ck_assert_int_eq(tu_needed(ctx), 1);
     ck_assert_int_eq(a.released, 1);
     if (_i)
         ck_assert_int_eq(b.released, 1);
@@ -956,8 +887,8 @@ START_TEST(defer_once_in_order)
 {
     int before = tu_count_fds();
     osev_ctx *ctx = tu_ctx_new();
-    int n = PULL_ROOM, timeout;
-    struct pollfd fds[PULL_ROOM];
+    int n = TU_PULL_ROOM, timeout;
+    struct pollfd fds[TU_PULL_ROOM];
 
     ndefer_log = 0;
     timeout = -1;
@@ -967,23 +898,23 @@ START_TEST(defer_once_in_order)
     for (int i = 1; i <= 5; i++)
         ck_assert_osev_ok(osev_defer(ctx, log_defer_fn, (void *)(intptr_t)i));
     ck_assert_int_eq(ndefer_log, 0);
-    n = PULL_ROOM;
+    n = TU_PULL_ROOM;
     timeout = -1;
     ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
     ck_assert_int_eq(timeout, 0);
-    n = PULL_ROOM;
+    n = TU_PULL_ROOM;
     timeout = 1000;
     ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
     ck_assert_int_eq(timeout, 0);
     ck_assert_int_eq(ndefer_log, 0);
 
-    check_count(drive(ctx, _i), 5);
+    tu_check_count(tu_drive(ctx, _i), 5);
     ck_assert_int_eq(ndefer_log, 5);
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(defer_log[i], i + 1);
 
     /* Once: nothing left, and the timeout is no longer lowered. */
-    n = PULL_ROOM;
+    n = TU_PULL_ROOM;
     timeout = -1;
     ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
     ck_assert_int_eq(timeout, -1);
@@ -1011,20 +942,20 @@ START_TEST(defer_in_defer_next_pass)
 {
     osev_ctx *ctx = tu_ctx_new();
     int n, timeout;
-    struct pollfd fds[PULL_ROOM];
+    struct pollfd fds[TU_PULL_ROOM];
 
     ndefer_log = 0;
     ck_assert_osev_ok(osev_defer(ctx, chain_defer_fn, (void *)(intptr_t)1));
     for (int pass = 1; pass <= 3; pass++) {
-        n = PULL_ROOM;
+        n = TU_PULL_ROOM;
         timeout = -1;
         ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
         ck_assert_int_eq(timeout, 0);
-        check_count(drive(ctx, _i), 1);
+        tu_check_count(tu_drive(ctx, _i), 1);
         ck_assert_int_eq(ndefer_log, pass);
         ck_assert_int_eq(defer_log[pass - 1], pass);
     }
-    n = PULL_ROOM;
+    n = TU_PULL_ROOM;
     timeout = -1;
     ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
     ck_assert_int_eq(timeout, -1);
@@ -1065,11 +996,11 @@ START_TEST(defer_from_fd_cb_next_pass)
     tu_write_byte(p[1]);
     ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, defer_from_fd_cb, &d,
                                   &w));
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(d.calls, 1);
     ck_assert_int_eq(ndefer_log, 0);
     osev_fd_remove(w);
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(ndefer_log, 1);
     ck_assert_int_eq(defer_log[0], 42);
     ck_assert_int_eq(d.calls, 1);
@@ -1100,8 +1031,8 @@ START_TEST(contexts_independent)
     int before = tu_count_fds();
     osev_ctx *ctx1 = tu_ctx_new(), *ctx2 = tu_ctx_new();
     struct rec a, b, c;
-    struct pollfd fds[PULL_ROOM];
-    int n = PULL_ROOM, timeout = -1, p[2], q[2];
+    struct pollfd fds[TU_PULL_ROOM];
+    int n = TU_PULL_ROOM, timeout = -1, p[2], q[2];
 
     reset_globals();
     ndefer_log = 0;
@@ -1113,7 +1044,7 @@ START_TEST(contexts_independent)
 
     /* ctx2 sees none of it: one entry (its wakeup), no p[0], no lowered
      * timeout, nothing dispatched. */
-    ck_assert_int_eq(need(ctx2), 1);
+    ck_assert_int_eq(tu_needed(ctx2), 1);
     ck_assert_osev_ok(osev_beforepoll(ctx2, &n, fds, &timeout, 0));
     ck_assert_int_eq(n, 1);
     ck_assert_int_ne(fds[0].fd, p[0]);
@@ -1148,7 +1079,7 @@ START_TEST(contexts_independent)
     ck_assert_int_eq(osev_loop_once(ctx2, osev_now() + osev_s(5)), 2);
     ck_assert_int_eq(b.calls, 3);
     ck_assert_int_eq(c.calls, 1);
-    ck_assert_int_eq(need(ctx2), 3);
+    ck_assert_int_eq(tu_needed(ctx2), 3);
     osev_ctx_free(ctx2);
     ck_assert_int_eq(b.released, 1);
     ck_assert_int_eq(c.released, 1);
@@ -1194,7 +1125,7 @@ START_TEST(fd_cb_removes_due_timer)
     ck_assert_osev_ok(osev_timer_add(ctx, 1, count_timer_cb, &tr, &k.victim));
     osev_timer_set_release(k.victim, rec_release);
     ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, timer_killer_cb, &k, &w));
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(k.calls, 1);
     ck_assert_int_eq(timer_ran, 0);
     ck_assert_int_eq(tr.released, 1);
@@ -1211,28 +1142,28 @@ static Suite *registry_suite(void)
     TCase *tc;
 
     tc = tcase_create("merge");
-    tcase_add_loop_test(tc, two_watches_one_fd_merged, 0, DRIVE_MODES);
+    tcase_add_loop_test(tc, two_watches_one_fd_merged, 0, TU_DRIVE_MODES);
     tcase_add_test(tc, merged_split_fabricated);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("reentrancy");
-    tcase_add_loop_test(tc, cb_removes_itself, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, cb_removes_other_ready, 0, 2 * DRIVE_MODES);
-    tcase_add_loop_test(tc, cb_removes_all, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, watch_added_in_cb_later_pass, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, cb_mutes_other_ready, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, fd_cb_removes_due_timer, 0, DRIVE_MODES);
+    tcase_add_loop_test(tc, cb_removes_itself, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, cb_removes_other_ready, 0, 2 * TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, cb_removes_all, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, watch_added_in_cb_later_pass, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, cb_mutes_other_ready, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, fd_cb_removes_due_timer, 0, TU_DRIVE_MODES);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("modify");
-    tcase_add_loop_test(tc, modify_to_zero_and_back, 0, DRIVE_MODES);
+    tcase_add_loop_test(tc, modify_to_zero_and_back, 0, TU_DRIVE_MODES);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("release");
     tcase_add_loop_test(tc, release_at_next_dispatch_point, 0, RP_COUNT);
-    tcase_add_loop_test(tc, release_after_pass_not_in_it, 0, DRIVE_MODES);
+    tcase_add_loop_test(tc, release_after_pass_not_in_it, 0, TU_DRIVE_MODES);
     tcase_add_test(tc, release_once_on_ctx_free);
-    tcase_add_loop_test(tc, ctx_free_from_callback, 0, DRIVE_MODES);
+    tcase_add_loop_test(tc, ctx_free_from_callback, 0, TU_DRIVE_MODES);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("pollnval");
@@ -1240,9 +1171,9 @@ static Suite *registry_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("defer");
-    tcase_add_loop_test(tc, defer_once_in_order, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, defer_in_defer_next_pass, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, defer_from_fd_cb_next_pass, 0, DRIVE_MODES);
+    tcase_add_loop_test(tc, defer_once_in_order, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, defer_in_defer_next_pass, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, defer_from_fd_cb_next_pass, 0, TU_DRIVE_MODES);
     tcase_add_test(tc, defer_dropped_on_free);
     suite_add_tcase(s, tc);
 

@@ -17,46 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-enum drive_mode {
-    DRIVE_DISPATCH, /* osev_dispatch() */
-    DRIVE_LOOP,     /* osev_loop_once() with a bounded deadline */
-    DRIVE_PULL,     /* osev_beforepoll() + poll(2) + osev_afterpoll() */
-    DRIVE_MODES
-};
-
-#define PULL_ROOM 16
-#define COUNT_UNKNOWN INT_MIN
-
-/* One pass with due timers; see test-registry.c. */
-static int drive(osev_ctx *ctx, int mode)
-{
-    struct pollfd fds[PULL_ROOM];
-    int n = PULL_ROOM, timeout = 5000;
-
-    switch (mode) {
-    case DRIVE_DISPATCH:
-        return osev_dispatch(ctx);
-    case DRIVE_LOOP:
-        return osev_loop_once(ctx, osev_now() + osev_s(5));
-    default:
-        ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
-        ck_assert_int_ge(poll(fds, (nfds_t)n, timeout), 0);
-        osev_afterpoll(ctx, n, fds, 0);
-        return COUNT_UNKNOWN;
-    }
-}
-
-static void check_count(int got, int expected)
-{
-    if (got != COUNT_UNKNOWN)
-        ck_assert_int_eq(got, expected);
-}
-
 /* A pull round whose afterpoll is given @now (no fd reported). */
 static void pull_at(osev_ctx *ctx, osev_time now)
 {
-    struct pollfd fds[PULL_ROOM];
-    int n = PULL_ROOM, timeout = -1;
+    struct pollfd fds[TU_PULL_ROOM];
+    int n = TU_PULL_ROOM, timeout = -1;
 
     ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, now));
     for (int i = 0; i < n; i++)
@@ -66,8 +31,8 @@ static void pull_at(osev_ctx *ctx, osev_time now)
 
 static int beforepoll_timeout(osev_ctx *ctx, int caller, osev_time now)
 {
-    struct pollfd fds[PULL_ROOM];
-    int n = PULL_ROOM, timeout = caller;
+    struct pollfd fds[TU_PULL_ROOM];
+    int n = TU_PULL_ROOM, timeout = caller;
 
     ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, now));
     return timeout;
@@ -196,7 +161,7 @@ START_TEST(fifo_ties)
     reset_log();
     for (int i = 0; i < 8; i++)
         trec_add(ctx, &r[i], i, 1);
-    check_count(drive(ctx, _i), 8);
+    tu_check_count(tu_drive(ctx, _i), 8);
     check_log(expected, 8);
     osev_ctx_free(ctx);
     for (int i = 0; i < 8; i++)
@@ -217,7 +182,7 @@ START_TEST(ties_follow_arming_order)
         trec_add(ctx, &r[i], i, OSEV_TIME_INFINITY);
     for (int i = 0; i < 6; i++)
         trec_set(&r[arm[i]], 7);
-    check_count(drive(ctx, _i), 6);
+    tu_check_count(tu_drive(ctx, _i), 6);
     check_log(arm, 6);
     osev_ctx_free(ctx);
 }
@@ -235,7 +200,7 @@ START_TEST(rearm_same_deadline_goes_last)
     for (int i = 0; i < 4; i++)
         trec_add(ctx, &r[i], i, 10);
     trec_set(&r[0], 10);
-    check_count(drive(ctx, _i), 4);
+    tu_check_count(tu_drive(ctx, _i), 4);
     check_log(expected, 4);
 
     /* Fired timers re-armed: the new arming order counts, not the old. */
@@ -245,7 +210,7 @@ START_TEST(rearm_same_deadline_goes_last)
     trec_set(&r[3], 10);
     trec_set(&r[0], 10);
     trec_set(&r[2], 10);
-    check_count(drive(ctx, _i), 4);
+    tu_check_count(tu_drive(ctx, _i), 4);
     check_log(expected2, 4);
     osev_ctx_free(ctx);
 }
@@ -262,7 +227,7 @@ START_TEST(mixed_deadlines)
     reset_log();
     for (int i = 0; i < 10; i++)
         trec_add(ctx, &r[i], i, dl[i]);
-    check_count(drive(ctx, _i), 10);
+    tu_check_count(tu_drive(ctx, _i), 10);
     check_log(expected, 10);
     for (int i = 0; i < 10; i++)
         ck_assert_int_eq(r[i].calls, 1);
@@ -363,7 +328,7 @@ START_TEST(rearm_past_once_per_pass)
     r.rearm_left = 3;
     r.rearm_step = -1;
     for (int pass = 1; pass <= 4; pass++) {
-        check_count(drive(ctx, _i), pass == 1 ? 2 : 1);
+        tu_check_count(tu_drive(ctx, _i), pass == 1 ? 2 : 1);
         ck_assert_int_eq(r.calls, pass);
         ck_assert_int_eq(other.calls, 1);
         ck_assert_int_eq(beforepoll_timeout(ctx, -1, 0),
@@ -383,7 +348,7 @@ START_TEST(oneshot_stays_and_rearms)
 
     reset_log();
     trec_add(ctx, &r, 0, 1);
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(r.calls, 1);
     ck_assert_int_eq(osev_dispatch(ctx), 0);
     ck_assert_int_eq(r.calls, 1);
@@ -392,7 +357,7 @@ START_TEST(oneshot_stays_and_rearms)
     ck_assert_int_eq(beforepoll_timeout(ctx, -1, 0), -1);
 
     trec_set(&r, 2);
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(r.calls, 2);
     ck_assert_int_eq(osev_dispatch(ctx), 0);
     ck_assert_int_eq(r.calls, 2);
@@ -428,7 +393,7 @@ START_TEST(infinity_disarms)
     ck_assert_osev_err(osev_timer_set(b.t, -1), -EINVAL);
     ck_assert_osev_err(osev_timer_add(ctx, -1, trec_cb, &a, &t), -EINVAL);
     ck_assert_ptr_null(t);
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(a.calls, 1);
     ck_assert_int_eq(b.calls, 0);
     osev_ctx_free(ctx);
@@ -474,11 +439,11 @@ START_TEST(armed_during_pass_runs_later)
     reset_log();
     trec_add(ctx, &disarmed, 2, OSEV_TIME_INFINITY);
     ck_assert_osev_ok(osev_timer_add(ctx, 1, armer_cb, &a, &a.self));
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     check_log(first, 1);
     ck_assert_int_eq(beforepoll_timeout(ctx, -1, 0), 0);
     reset_log();
-    check_count(drive(ctx, _i), 3);
+    tu_check_count(tu_drive(ctx, _i), 3);
     check_log(second, 3);
     ck_assert_int_eq(osev_dispatch(ctx), 0);
     osev_ctx_free(ctx);
@@ -501,7 +466,7 @@ START_TEST(cb_removes_other_due)
     trec_add(ctx, &b, 1, 2);
     trec_add(ctx, &c, 2, 2);
     a.remove_other = &b;
-    check_count(drive(ctx, _i), 2);
+    tu_check_count(tu_drive(ctx, _i), 2);
     check_log(expected, 2);
     ck_assert_int_eq(a.estale_result, -ESTALE);
     ck_assert_int_eq(b.calls, 0);
@@ -527,12 +492,12 @@ START_TEST(cb_removes_itself)
     trec_add(ctx, &a, 0, 1);
     trec_add(ctx, &b, 1, 1);
     a.remove_self = true;
-    check_count(drive(ctx, _i), 2);
+    tu_check_count(tu_drive(ctx, _i), 2);
     ck_assert_int_eq(a.calls, 1);
     ck_assert_int_eq(a.released, 1);
     ck_assert_int_eq(release_in_callback, 0);
     trec_set(&b, 1);
-    check_count(drive(ctx, _i), 1);
+    tu_check_count(tu_drive(ctx, _i), 1);
     ck_assert_int_eq(a.calls, 1);
     ck_assert_int_eq(b.calls, 2);
     osev_ctx_free(ctx);
@@ -554,8 +519,8 @@ START_TEST(ctx_free_from_timer_cb)
     for (int i = 0; i < 4; i++)
         trec_add(ctx, &r[i], i, (osev_time)i + 1);
     r[1].free_ctx = true;
-    ret = drive(ctx, _i);
-    if (ret != COUNT_UNKNOWN)
+    ret = tu_drive(ctx, _i);
+    if (ret != TU_COUNT_UNKNOWN)
         ck_assert_int_eq(ret, -ESTALE);
     ck_assert_int_eq(r[0].calls, 1);
     ck_assert_int_eq(r[1].calls, 1);
@@ -935,27 +900,27 @@ static Suite *timer_suite(void)
     TCase *tc;
 
     tc = tcase_create("order");
-    tcase_add_loop_test(tc, fifo_ties, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, ties_follow_arming_order, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, rearm_same_deadline_goes_last, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, mixed_deadlines, 0, DRIVE_MODES);
+    tcase_add_loop_test(tc, fifo_ties, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, ties_follow_arming_order, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, rearm_same_deadline_goes_last, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, mixed_deadlines, 0, TU_DRIVE_MODES);
     tcase_add_test(tc, rearm_earlier_moves_ahead);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("rearm");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, periodic_from_own_callback);
-    tcase_add_loop_test(tc, rearm_past_once_per_pass, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, oneshot_stays_and_rearms, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, infinity_disarms, 0, DRIVE_MODES);
+    tcase_add_loop_test(tc, rearm_past_once_per_pass, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, oneshot_stays_and_rearms, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, infinity_disarms, 0, TU_DRIVE_MODES);
     tcase_add_test(tc, real_deadline_not_early);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("reentrancy");
-    tcase_add_loop_test(tc, armed_during_pass_runs_later, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, cb_removes_other_due, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, cb_removes_itself, 0, DRIVE_MODES);
-    tcase_add_loop_test(tc, ctx_free_from_timer_cb, 0, DRIVE_MODES);
+    tcase_add_loop_test(tc, armed_during_pass_runs_later, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, cb_removes_other_due, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, cb_removes_itself, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, ctx_free_from_timer_cb, 0, TU_DRIVE_MODES);
     tcase_add_test(tc, release_once_on_ctx_free);
     suite_add_tcase(s, tc);
 

@@ -84,6 +84,51 @@ void *tu_realloc(void *user, void *ptr, size_t size)
     return p;
 }
 
+static int drive_with(osev_ctx *ctx, int mode, osev_time deadline,
+                      int timeout)
+{
+    struct pollfd fds[TU_PULL_ROOM];
+    int n = TU_PULL_ROOM;
+
+    switch (mode) {
+    case TU_DRIVE_DISPATCH:
+        return osev_dispatch(ctx);
+    case TU_DRIVE_LOOP:
+        return osev_loop_once(ctx, deadline);
+    default:
+        ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+        ck_assert_int_ge(poll(fds, (nfds_t)n, timeout), 0);
+        osev_afterpoll(ctx, n, fds, 0);
+        return TU_COUNT_UNKNOWN;
+    }
+}
+
+int tu_drive(osev_ctx *ctx, int mode)
+{
+    return drive_with(ctx, mode, osev_now() + osev_s(5), 5000);
+}
+
+int tu_drive_now(osev_ctx *ctx, int mode)
+{
+    return drive_with(ctx, mode, 0, 0);
+}
+
+void tu_check_count(int got, int expected)
+{
+    if (got != TU_COUNT_UNKNOWN)
+        ck_assert_int_eq(got, expected);
+}
+
+int tu_needed(osev_ctx *ctx)
+{
+    int n = 0, timeout = -1, r;
+
+    r = osev_beforepoll(ctx, &n, NULL, &timeout, 0);
+    ck_assert_msg(r == 0 || r == -ENOBUFS, "size query: %d", r);
+    ck_assert_int_eq(timeout, -1);
+    return n;
+}
+
 int tu_run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);

@@ -9,7 +9,11 @@
 #ifndef OSEV_TESTUTIL_H
 #define OSEV_TESTUTIL_H
 
+#include "config.h" /* first: _GNU_SOURCE for pipe2(), dup3()... */
+
 #include <check.h>
+#include <limits.h>
+#include <poll.h>
 #include <stddef.h>
 
 #include "osevent.h"
@@ -55,6 +59,35 @@ osev_ctx *tu_ctx_new(void);
 void *tu_realloc(void *user, void *ptr, size_t size);
 void tu_alloc_fail_at(long n);
 long tu_alloc_live(void);
+
+/*
+ * The ways a test can start a dispatch pass, so a rule can be shown to
+ * hold whichever way the application drives the context.
+ */
+enum tu_drive_mode {
+    TU_DRIVE_DISPATCH, /* osev_dispatch() */
+    TU_DRIVE_LOOP,     /* osev_loop_once() with a bounded deadline */
+    TU_DRIVE_PULL,     /* osev_beforepoll() + poll(2) + osev_afterpoll() */
+    TU_DRIVE_MODES
+};
+
+#define TU_PULL_ROOM 64
+/* What tu_drive() returns in pull mode, where no count is reported. */
+#define TU_COUNT_UNKNOWN INT_MIN
+
+/* One pass expecting something ready (blocks up to 5 s for it); returns
+ * the count osev_dispatch()/osev_loop_once() gave, or TU_COUNT_UNKNOWN. */
+int tu_drive(osev_ctx *ctx, int mode);
+
+/* One pass that never blocks: nothing need be ready. */
+int tu_drive_now(osev_ctx *ctx, int mode);
+
+/* Assert a count from tu_drive(), unless it is TU_COUNT_UNKNOWN. */
+void tu_check_count(int got, int expected);
+
+/* The number of entries osev_beforepoll() wants (the size query); the
+ * query must write no timeout. */
+int tu_needed(osev_ctx *ctx);
 
 /* Run @s with fork mode as the environment says (CK_FORK) and return the
  * process exit status: 0 when every test passed. */
