@@ -11,7 +11,7 @@ OSEV_SUITES = \
 	tests/test-model
 
 TESTS += tests/symbols.sh
-EXTRA_DIST += tests/symbols.sh tests/osevent.sym
+EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c
 TESTS_ENVIRONMENT = top_builddir=$(top_builddir) top_srcdir=$(top_srcdir)
 
 if HAVE_CHECK
