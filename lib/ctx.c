@@ -115,11 +115,11 @@ void osev__unlock(osev_ctx *ctx)
 }
 
 /*
- * Whether the caller may not start a dispatch now: from a callback of
- * this context, or while another thread dispatches or waits in it
- * (several waiters come with the threads work; until then, -EBUSY).
+ * Whether a dispatch may not start now: a pass is running (the caller is
+ * one of its callbacks, or another thread) or another thread waits in the
+ * backend.  One dispatcher at a time; several waiters come later.
  */
-bool osev__in_callback(const osev_ctx *ctx)
+bool osev__busy(const osev_ctx *ctx)
 {
     return ctx->dispatching || ctx->in_wait;
 }

@@ -194,7 +194,7 @@ OSEV_EXPORT int osev_event_wait(osev_ctx *ctx, uint64_t typemask,
     if (!ctx || !ev_out || deadline < 0)
         return -EINVAL;
     osev__lock(ctx);
-    if (osev__in_callback(ctx)) {
+    if (osev__busy(ctx)) {
         osev__unlock(ctx);
         return -EBUSY;
     }

@@ -167,7 +167,7 @@ void *osev__realloc_array(osev_ctx *ctx, void *ptr, size_t n, size_t size);
 void osev__free(osev_ctx *ctx, void *ptr);
 void osev__lock(osev_ctx *ctx);
 void osev__unlock(osev_ctx *ctx);
-bool osev__in_callback(const osev_ctx *ctx);
+bool osev__busy(const osev_ctx *ctx);
 int osev__copy_struct(void *dst, size_t dst_size, const void *src,
                       size_t src_size, size_t min_size);
 void osev__kick(osev_ctx *ctx);

@@ -14,7 +14,7 @@ int osev__loop_once_locked(osev_ctx *ctx, osev_time deadline)
     osev_time now, next;
     int r;
 
-    if (osev__in_callback(ctx))
+    if (osev__busy(ctx))
         return -EBUSY;
     osev__release_ended(ctx);
     now = osev_now();
@@ -85,7 +85,7 @@ OSEV_EXPORT int osev_dispatch(osev_ctx *ctx)
     if (!ctx)
         return -EINVAL;
     osev__lock(ctx);
-    if (osev__in_callback(ctx)) {
+    if (osev__busy(ctx)) {
         r = -EBUSY;
         goto out;
     }

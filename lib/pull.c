@@ -83,7 +83,7 @@ OSEV_EXPORT int osev_beforepoll(osev_ctx *ctx, int *nfds_io,
         (!fds && *nfds_io > 0) || now < 0)
         return -EINVAL;
     osev__lock(ctx);
-    if (osev__in_callback(ctx)) {
+    if (osev__busy(ctx)) {
         r = -EBUSY;
         goto out;
     }
@@ -113,7 +113,7 @@ OSEV_EXPORT void osev_afterpoll(osev_ctx *ctx, int nfds,
     if (!ctx || nfds < 0 || (nfds > 0 && !fds) || now < 0)
         return;
     osev__lock(ctx);
-    nready = osev__in_callback(ctx)
+    nready = osev__busy(ctx)
                  ? -1
                  : round_check(ctx, &ctx->pull_round, nfds, fds, noted);
     if (nready < 0) {
@@ -185,7 +185,7 @@ OSEV_EXPORT int osev_beforeselect(osev_ctx *ctx, int *maxfd_io,
     if (!ctx || !maxfd_io || !tv_io || !tv_set_io || now < 0)
         return -EINVAL;
     osev__lock(ctx);
-    r = osev__in_callback(ctx) ? -EBUSY : 0;
+    r = osev__busy(ctx) ? -EBUSY : 0;
     if (r == 0)
         osev__release_ended(ctx);
     if (r == 0)
@@ -220,7 +220,7 @@ OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
     if (!ctx || now < 0)
         return;
     osev__lock(ctx);
-    if (osev__in_callback(ctx) || !ctx->select_round.live) {
+    if (osev__busy(ctx) || !ctx->select_round.live) {
         osev__unlock(ctx);
         return;
     }
