@@ -311,9 +311,14 @@ OSEV_EXPORT int osev_event_check(osev_ctx *ctx, uint64_t typemask,
  * osev_event_wait - as osev_event_check(), but runs the built-in loop
  * until a matching event is queued or @deadline (absolute) passes; the
  * registry is served meanwhile, whatever mode the application otherwise
- * uses.  Returns 0, -ETIMEDOUT, -EINVAL (negative deadline...), -EIO,
- * -EBUSY (called from a callback of @ctx), -ESTALE (the context was freed
- * by a callback meanwhile: do not touch it again).
+ * uses.  Several threads may wait on one context at once: each event
+ * reaches exactly one waiter whose filter matches (the earliest to start
+ * waiting), one waiter at a time runs the loop and the others sleep, and
+ * when it leaves another takes over.  Returns 0, -ETIMEDOUT, -EINVAL
+ * (negative deadline...), -EIO, -EBUSY (called from a callback of @ctx),
+ * -ESTALE (the context was freed by a callback meanwhile: do not touch it
+ * again).  The predicate runs with the context's lock held, on whichever
+ * thread posts.
  */
 OSEV_EXPORT int osev_event_wait(osev_ctx *ctx, uint64_t typemask,
                                 osev_event_predicate *pred, void *pred_user,

@@ -124,6 +124,14 @@ bool osev__busy(const osev_ctx *ctx)
     return ctx->dispatching || ctx->in_wait;
 }
 
+/* Whether the caller is a callback of this context's running pass. */
+bool osev__in_own_callback(const osev_ctx *ctx)
+{
+    return ctx->dispatching &&
+           ((ctx->flags & OSEV_CTX_SINGLE_THREAD) ||
+            pthread_equal(ctx->dispatcher, pthread_self()));
+}
+
 /* Work that makes the next wait return at once.  A requested loop exit
  * is not: osev_loop_run() looks for it after every turn, and counting it
  * would make a pull loop spin when nobody runs osev_loop_run(). */
@@ -187,6 +195,21 @@ static const struct osev__backend *choose_backend(unsigned flags)
     return &osev__backend_epoll;
 }
 
+/* Waiters' deadlines are on osev_now()'s clock, not the wall clock. */
+static int cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    int r;
+
+    r = pthread_condattr_init(&attr);
+    if (r == 0)
+        r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (r == 0)
+        r = pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return -r;
+}
+
 static void ctx_init_lists(osev_ctx *ctx)
 {
     osev__list_init(&ctx->ready);
@@ -196,6 +219,7 @@ static void ctx_init_lists(osev_ctx *ctx)
     osev__list_init(&ctx->timers);
     osev__list_init(&ctx->evq_all);
     osev__list_init(&ctx->ev_occur);
+    osev__list_init(&ctx->waiters);
     for (unsigned i = 0; i <= OSEV_EVENT_TYPE_MAX; i++)
         osev__list_init(&ctx->evq_type[i]);
 }
@@ -237,10 +261,13 @@ OSEV_EXPORT int osev_ctx_new(const struct osev_ctx_opts *opts,
         r = -r;
         goto fail_free;
     }
+    r = cond_init_monotonic(&ctx->waiters_cond);
+    if (r < 0)
+        goto fail_mutex;
     ctx->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (ctx->wake_fd < 0) {
         r = -errno;
-        goto fail_mutex;
+        goto fail_cond;
     }
     r = osev__fd_add_internal(ctx, ctx->wake_fd, wakeup_drain, NULL,
                               &ctx->wake_watch);
@@ -253,6 +280,8 @@ fail_close:
     close(ctx->wake_fd);
     osev__free(ctx, ctx->fdtab);
     osev__free(ctx, ctx->pfd);
+fail_cond:
+    pthread_cond_destroy(&ctx->waiters_cond);
 fail_mutex:
     pthread_mutex_destroy(&ctx->mutex);
 fail_free:
@@ -298,6 +327,7 @@ void osev__ctx_destroy(osev_ctx *ctx)
     osev__free(ctx, ctx->pbuf);
     osev__free(ctx, ctx->heap);
     osev__unlock(ctx);
+    pthread_cond_destroy(&ctx->waiters_cond);
     pthread_mutex_destroy(&ctx->mutex);
     realloc_fn(alloc_user, ctx, 0);
 }

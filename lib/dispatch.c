@@ -135,6 +135,9 @@ int osev__run_pass(osev_ctx *ctx, osev_time now)
     osev__release_ended(ctx);
     if (ctx->aggregate)
         osev__aggregate_sync(ctx);
+    /* Waiters asleep while another thread ran the loop may take over. */
+    if (!osev__list_empty(&ctx->waiters))
+        pthread_cond_broadcast(&ctx->waiters_cond);
     return ran;
 }
 

@@ -64,6 +64,37 @@ static void queue_for_check(osev_ctx *ctx, struct osev__event *e)
     ctx->evq_types |= UINT64_C(1) << type;
 }
 
+static bool waiter_wants(const struct osev__waiter *w, const osev_event *ev)
+{
+    return !w->got && (w->typemask & (UINT64_C(1) << ev->type)) &&
+           (!w->pred || w->pred(ev, w->pred_user));
+}
+
+/*
+ * An event for the check/wait side: straight to the first waiter (in
+ * arrival order) whose filter matches, else to the queue.  Each event
+ * reaches exactly one waiter; sleepers are woken by the broadcast, the
+ * waiter running the loop through the wakeup fd.
+ */
+static void deliver_or_queue(osev_ctx *ctx, struct osev__event *e)
+{
+    for (struct osev__list *n = ctx->waiters.next; n != &ctx->waiters;
+         n = n->next) {
+        struct osev__waiter *w =
+            osev__container_of(n, struct osev__waiter, link);
+
+        if (waiter_wants(w, &e->pub)) {
+            w->got = &e->pub;
+            if (w == ctx->poller)
+                osev_wakeup(ctx);
+            else
+                pthread_cond_broadcast(&ctx->waiters_cond);
+            return;
+        }
+    }
+    queue_for_check(ctx, e);
+}
+
 OSEV_EXPORT void osev_event_post(osev_ctx *ctx, osev_event *ev)
 {
     struct osev__event *e;
@@ -79,10 +110,7 @@ OSEV_EXPORT void osev_event_post(osev_ctx *ctx, osev_event *ev)
         osev__list_append(&ctx->ev_occur, &e->all_link);
         osev__kick(ctx);
     } else {
-        queue_for_check(ctx, e);
-        /* A thread blocked in osev_event_wait() must see it. */
-        if (ctx->in_wait)
-            osev_wakeup(ctx);
+        deliver_or_queue(ctx, e);
     }
     osev__unlock(ctx);
 }
@@ -100,7 +128,7 @@ void osev__events_deliver(osev_ctx *ctx, struct osev__list *batch, int *ran)
         void *user = ctx->ev_hooks_user;
 
         if (!occurs_hooked(ctx, e->pub.type)) {
-            queue_for_check(ctx, e);
+            deliver_or_queue(ctx, e);
             continue;
         }
         osev__unlock(ctx);
@@ -185,32 +213,101 @@ OSEV_EXPORT int osev_event_check(osev_ctx *ctx, uint64_t typemask,
     return r;
 }
 
+/* Sleep until a post, the end of the poller's turn, or @deadline. */
+static void waiter_sleep(osev_ctx *ctx, osev_time deadline)
+{
+    struct timespec ts = {
+        .tv_sec = (time_t)(deadline / 1000000000),
+        .tv_nsec = (long)(deadline % 1000000000),
+    };
+
+    if (deadline == OSEV_TIME_INFINITY)
+        pthread_cond_wait(&ctx->waiters_cond, &ctx->mutex);
+    else
+        pthread_cond_timedwait(&ctx->waiters_cond, &ctx->mutex, &ts);
+}
+
+/*
+ * The waiter lives on the waiting thread's stack and is linked into the
+ * context only while this function runs; on the one path that returns
+ * with it linked (-ESTALE) the context itself is gone.  GCC cannot see
+ * that, hence the pragma.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
+
+/*
+ * Several threads may wait at once.  Each registers as a waiter; posts
+ * hand matching events to waiters directly.  One waiter at a time runs
+ * the built-in loop (the poller); the others sleep until they are handed
+ * an event, their deadline passes, or the poller's turn ends and one of
+ * them may take over.  Called locked, with @w's filter set.
+ */
+static int wait_as_waiter(osev_ctx *ctx, struct osev__waiter *w,
+                          osev_time deadline)
+{
+    int r;
+
+    osev__list_append(&ctx->waiters, &w->link);
+    for (;;) {
+        if (w->got) {
+            r = 0;
+            break;
+        }
+        if (ctx->disaster_unhooked) {
+            r = -EIO;
+            break;
+        }
+        if (osev_now() >= deadline) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        if (ctx->poller || osev__busy(ctx)) {
+            waiter_sleep(ctx, deadline);
+            continue;
+        }
+        ctx->poller = w;
+        r = osev__loop_once_locked(ctx, deadline);
+        if (r == -ESTALE)
+            return r; /* a callback freed the context */
+        ctx->poller = NULL;
+        pthread_cond_broadcast(&ctx->waiters_cond); /* let one take over */
+        if (r < 0 && r != -ETIMEDOUT && !w->got)
+            break;
+    }
+    osev__list_unlink(&w->link);
+    return r;
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic pop
+#endif
+
 OSEV_EXPORT int osev_event_wait(osev_ctx *ctx, uint64_t typemask,
                                 osev_event_predicate *pred, void *pred_user,
                                 osev_time deadline, osev_event **ev_out)
 {
+    struct osev__waiter w = {
+        .typemask = typemask, .pred = pred, .pred_user = pred_user
+    };
     int r;
 
     if (!ctx || !ev_out || deadline < 0)
         return -EINVAL;
     osev__lock(ctx);
-    if (osev__busy(ctx)) {
+    if (osev__in_own_callback(ctx)) {
         osev__unlock(ctx);
         return -EBUSY;
     }
-    for (;;) {
-        r = osev__event_take(ctx, typemask, pred, pred_user, ev_out);
-        if (r != -EAGAIN)
-            break;
-        if (osev_now() >= deadline) {
-            r = -ETIMEDOUT;
-            break;
-        }
-        r = osev__loop_once_locked(ctx, deadline);
+    r = osev__event_take(ctx, typemask, pred, pred_user, ev_out);
+    if (r == -EAGAIN) {
+        r = wait_as_waiter(ctx, &w, deadline);
         if (r == -ESTALE)
-            return r; /* a callback freed the context */
-        if (r < 0 && r != -ETIMEDOUT)
-            break;
+            return r;
+        if (r == 0)
+            *ev_out = w.got;
     }
     osev__unlock(ctx);
     return r;
@@ -256,6 +353,7 @@ OSEV_EXPORT void osev_disaster(osev_ctx *ctx, unsigned type, const char *msg,
          * check and wait fail. */
         ctx->disaster_unhooked = true;
         osev__kick(ctx);
+        pthread_cond_broadcast(&ctx->waiters_cond);
     }
     osev__unlock(ctx);
     if (hook) {

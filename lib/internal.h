@@ -89,6 +89,15 @@ struct osev__event {
     max_align_t payload[];
 };
 
+/* A thread blocked in osev_event_wait(), on ctx->waiters. */
+struct osev__waiter {
+    struct osev__list link;     /* in arrival order */
+    uint64_t typemask;
+    osev_event_predicate *pred;
+    void *pred_user;
+    osev_event *got;            /* handed over by a post */
+};
+
 /* One poll round handed to a poller (the application's, or ours). */
 struct osev__round {
     uint64_t epoch;      /* watches born at or after this do not take part */
@@ -151,6 +160,11 @@ struct osev_ctx {
     void *ev_hooks_user;
     bool disaster_unhooked;     /* sticky -EIO */
 
+    /* threads in osev_event_wait(): one runs the loop, the rest sleep */
+    struct osev__list waiters;
+    pthread_cond_t waiters_cond;  /* on CLOCK_MONOTONIC */
+    struct osev__waiter *poller;  /* the waiter running the loop, or NULL */
+
     /* the built-in loop */
     const struct osev__backend *backend;
     struct osev__epoll ep;
@@ -168,6 +182,7 @@ void osev__free(osev_ctx *ctx, void *ptr);
 void osev__lock(osev_ctx *ctx);
 void osev__unlock(osev_ctx *ctx);
 bool osev__busy(const osev_ctx *ctx);
+bool osev__in_own_callback(const osev_ctx *ctx);
 int osev__copy_struct(void *dst, size_t dst_size, const void *src,
                       size_t src_size, size_t min_size);
 void osev__kick(osev_ctx *ctx);

@@ -8,7 +8,8 @@ OSEV_SUITES = \
 	tests/test-event \
 	tests/test-loop \
 	tests/test-errors \
-	tests/test-model
+	tests/test-model \
+	tests/test-waiters
 
 TESTS += tests/symbols.sh
 EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c
