@@ -2,7 +2,7 @@
 # man-lint.sh - the manual pages are clean and complete.
 #
 # 1. Every osev_ function (and inline helper) declared in include/osevent.h
-#    has a page docs/man/<name>.3 whose NAME section lists it (or a
+#    or an adapter's include/osevent-<loop>.h has a page docs/man/<name>.3 whose NAME section lists it (or a
 #    ".so man3/other.3" link to such a page), so a new function without a
 #    page fails `make check`.
 # 2. When mandoc(1) is installed, every page lints clean with
@@ -11,6 +11,7 @@
 
 : "${srcdir:=$(dirname "$0")/..}"
 header="$srcdir/include/osevent.h"
+headers=$(ls "$srcdir"/include/osevent*.h)
 mandir="$srcdir/docs/man"
 status=0
 
@@ -21,8 +22,10 @@ fi
 
 # Functions: every "osev_name(" in the header, minus the function types
 # declared with "typedef ... osev_name(".
-calls=$(grep -o 'osev_[a-z0-9_]*(' "$header" | tr -d '(' | sort -u)
-types=$(grep -o 'typedef[^;(]*[ *]osev_[a-z0-9_]*(' "$header" |
+# shellcheck disable=SC2086 # $headers: one path per word
+calls=$(grep -ho 'osev_[a-z0-9_]*(' $headers | tr -d '(' | sort -u)
+# shellcheck disable=SC2086
+types=$(grep -ho 'typedef[^;(]*[ *]osev_[a-z0-9_]*(' $headers |
         grep -o 'osev_[a-z0-9_]*($' | tr -d '(' | sort -u)
 funcs=$(printf '%s\n' "$calls" | grep -vxF "$types")
 if [ -z "$funcs" ]; then

@@ -411,6 +411,129 @@ OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
                                   const fd_set *efds, osev_time now);
 
 /* ------------------------------------------------------------------ */
+/* Push: the application's event library takes over registration       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The hooks an application (or an adapter: libosevent-glib, -libevent,
+ * ...) hands to osev_set_hooks().  osevent mirrors its registry into them:
+ *
+ *  - one fd registration per distinct fd, whose events are the union of
+ *    every watch on that fd (the wakeup fd counts as one such fd);
+ *  - one timeout registration per context, holding the earliest timer
+ *    deadline (absolute, osev_now()'s clock).  A deadline <= now means
+ *    "as soon as possible": fire on the loop's next turn.
+ *
+ * The foreign loop then holds O(distinct fds) + 1 registrations, whatever
+ * the number of watches and timers.  It reports readiness with
+ * osev_occurred_fd() and expiry with osev_occurred_timeout(), passing
+ * back the @for_osev token it was given.
+ *
+ * Every member but release is REQUIRED.  Each hook is called with the context's lock
+ * held, on whichever thread changed the registry: it must not call any
+ * osevent function (osev_occurred_* from inside a hook is refused).
+ * A hook that fails returns a negative errno and must leave its
+ * registration as it was; the osevent call that caused it then fails with
+ * that value and changes nothing.
+ *
+ * fd_register: start watching @fd for @events (POLLIN, POLLOUT, POLLPRI;
+ *   never 0).  Store what you need to find the registration again in
+ *   *app_reg_out; keep @for_osev for osev_occurred_fd().  Errors (POLLERR,
+ *   POLLHUP, POLLNVAL) are to be reported whatever @events holds.
+ * fd_modify: the merged events changed (never to 0, never to the same
+ *   value).  *app_reg_io may be replaced.
+ * fd_deregister: stop watching; the registration is gone.  Called exactly
+ *   once for every successful fd_register.  Cannot fail.
+ * timeout_register: arm a one-shot timeout at @deadline.
+ * timeout_modify: re-arm it at @deadline, whether or not it has fired.
+ * timeout_deregister: disarm it for good.  Called exactly once for every
+ *   successful timeout_register.  Cannot fail.
+ * release: the hooks are no longer the context's (osev_set_hooks() with
+ *   NULL, or osev_ctx_free()); every deregister has run and no
+ *   osev_occurred_*() with their tokens will be accepted.  Free @user here
+ *   if you own it.  Optional (NULL); called without the lock, but it must
+ *   not call osevent on this context (it may be on its way out).
+ *
+ * A timeout that fired stays registered (disarmed) until osevent modifies
+ * or deregisters it; a foreign timer that is periodic must be disarmed by
+ * the adapter when it fires.
+ */
+struct osev_hooks {
+    int (*fd_register)(void *user, int fd, void **app_reg_out, short events,
+                       void *for_osev);
+    int (*fd_modify)(void *user, int fd, void **app_reg_io, short events);
+    void (*fd_deregister)(void *user, int fd, void *app_reg);
+    int (*timeout_register)(void *user, void **app_reg_out,
+                            osev_time deadline, void *for_osev);
+    int (*timeout_modify)(void *user, void **app_reg_io, osev_time deadline);
+    void (*timeout_deregister)(void *user, void *app_reg);
+    void (*release)(void *user);
+};
+
+/*
+ * osev_set_hooks - hand the context's registrations to @hooks (copied:
+ * the caller's struct need not outlive the call), passing @user to each.
+ * @hooks_size: sizeof(struct osev_hooks), so the struct can grow.
+ * Every fd and the timeout the context already has are registered at
+ * once, all or none: if a hook fails, those already made are deregistered
+ * and its error is returned.  NULL @hooks deregisters everything, calls
+ * the old hooks' release, and goes back to pull mode only; it cannot
+ * fail.  A context holds one set of hooks at a time: to change them, set
+ * NULL first.  Pull mode, the built-in loop and osev_event_wait() keep
+ * working beside the hooks.  Returns 0, -EINVAL (a member NULL, a bad
+ * size), -ENOMEM, a hook's error, or -EBUSY (hooks already set, or called
+ * from inside a hook).  May be called from a callback of @ctx and from
+ * any thread.
+ */
+OSEV_EXPORT int osev_set_hooks(osev_ctx *ctx, const struct osev_hooks *hooks,
+                               size_t hooks_size, void *user);
+
+/*
+ * osev_occurred_fd - the foreign loop found @fd ready: dispatch it.
+ * @for_osev: the token fd_register was given; @events: the events the
+ * registration held (informational); @revents: what happened.  A stale
+ * token (the registration was deregistered or re-made since: a late or
+ * racing report) or an @fd that does not match it is ignored, and so are
+ * bits no watch asks for any more.  Runs a dispatch pass on the calling
+ * thread, unless another thread is dispatching or waiting in the built-in
+ * loop: then that thread is woken to run it.  Called from a callback of
+ * @ctx, the results join the running pass.  From any thread; never from
+ * inside a hook (refused, ignored).
+ */
+OSEV_EXPORT void osev_occurred_fd(osev_ctx *ctx, void *for_osev, int fd,
+                                  short events, short revents);
+
+/*
+ * osev_occurred_timeout - the timeout registered with token @for_osev
+ * fired: run due timers (and whatever else is pending) as
+ * osev_occurred_fd() does.  The registration then counts as disarmed:
+ * osevent re-arms it with timeout_modify, or deregisters it.  A stale
+ * token is ignored.  From any thread; never from inside a hook.
+ */
+OSEV_EXPORT void osev_occurred_timeout(osev_ctx *ctx, void *for_osev);
+
+/*
+ * What the hooks hold and how often each was called, for tests, adapters
+ * and diagnostics.  Counts only calls that succeeded.
+ */
+struct osev_hook_stats {
+    size_t size;             /* set by the caller: sizeof(struct ...) */
+    unsigned fd_regs;        /* fd registrations held now */
+    unsigned timeout_regs;   /* timeout registrations held now: 0 or 1 */
+    uint64_t fd_registers, fd_modifies, fd_deregisters;
+    uint64_t timeout_registers, timeout_modifies, timeout_deregisters;
+};
+
+/*
+ * osev_get_hook_stats - fill *stats_io (whose size member the caller set)
+ * with the context's hook accounting.  The counters run for the life of
+ * the context, across osev_set_hooks() calls.  Returns 0 or -EINVAL.
+ * From any thread and any callback; not from inside a hook.
+ */
+OSEV_EXPORT int osev_get_hook_stats(osev_ctx *ctx,
+                                    struct osev_hook_stats *stats_io);
+
+/* ------------------------------------------------------------------ */
 /* Own loop and the aggregate fd                                       */
 /* ------------------------------------------------------------------ */
 

@@ -155,10 +155,17 @@ osev_time osev__next_deadline(const osev_ctx *ctx)
  */
 void osev__kick(osev_ctx *ctx)
 {
-    if (ctx->in_wait)
+    if (ctx->in_wait) {
         osev_wakeup(ctx);
-    else if (ctx->aggregate && !ctx->dispatching)
+        return;
+    }
+    if (ctx->dispatching)
+        return;
+    if (ctx->aggregate)
         osev__aggregate_sync(ctx);
+    /* Push mode: the foreign loop sees the wakeup fd and calls back. */
+    if (ctx->push.on && osev__work_pending(ctx))
+        osev_wakeup(ctx);
 }
 
 OSEV_EXPORT void osev_wakeup(osev_ctx *ctx)
@@ -254,6 +261,7 @@ OSEV_EXPORT int osev_ctx_new(const struct osev_ctx_opts *opts,
     ctx->backend = choose_backend(o.flags);
     ctx->ep.epfd = ctx->ep.tfd = -1;
     ctx->ep.tfd_armed = OSEV_TIME_INFINITY;
+    ctx->push.free_tok = UINT32_MAX;
     ctx_init_lists(ctx);
 
     r = pthread_mutex_init(&ctx->mutex, NULL);
@@ -308,9 +316,12 @@ void osev__ctx_destroy(osev_ctx *ctx)
 {
     void *(*realloc_fn)(void *, void *, size_t) = ctx->realloc_fn;
     void *alloc_user = ctx->alloc_user;
+    struct osev__hooks_release hooks_rel;
     struct osev__list *n;
 
     ctx->dispatching = false;
+    /* The application's loop first: it must hold nothing of ours. */
+    hooks_rel = osev__hooks_unset(ctx);
     /* Close the epoll set first: removing fds from it one by one would
      * also remove them from a parent's set after fork(). */
     osev__ep_close(ctx);
@@ -326,7 +337,10 @@ void osev__ctx_destroy(osev_ctx *ctx)
     osev__free(ctx, ctx->pfd);
     osev__free(ctx, ctx->pbuf);
     osev__free(ctx, ctx->heap);
+    osev__free(ctx, ctx->push.toks);
     osev__unlock(ctx);
+    if (hooks_rel.fn)
+        hooks_rel.fn(hooks_rel.user);
     pthread_cond_destroy(&ctx->waiters_cond);
     pthread_mutex_destroy(&ctx->mutex);
     realloc_fn(alloc_user, ctx, 0);

@@ -20,6 +20,10 @@
 void osev__end_source(osev_ctx *ctx, struct osev__source *s)
 {
     osev__list_append(&ctx->ended, &s->end_link);
+    /* In push mode only the foreign loop starts a pass, and a release
+     * must not wait for an fd that may never be ready. */
+    if (ctx->push.on && !ctx->dispatching)
+        osev_wakeup(ctx);
 }
 
 /* Run the release of every ended source, then free it.  Called locked,
@@ -135,6 +139,7 @@ int osev__run_pass(osev_ctx *ctx, osev_time now)
     osev__release_ended(ctx);
     if (ctx->aggregate)
         osev__aggregate_sync(ctx);
+    osev__hooks_after_pass(ctx);
     /* Waiters asleep while another thread ran the loop may take over. */
     if (!osev__list_empty(&ctx->waiters))
         pthread_cond_broadcast(&ctx->waiters_cond);

@@ -76,9 +76,9 @@ static void slot_remove(osev_ctx *ctx, struct osev__fdent *ent)
 }
 
 /*
- * Give @ent a new merged mask, keeping the pollfd array and the epoll set
- * in step.  Fails only when growing (memory, or epoll refusing), and then
- * changes nothing.
+ * Give @ent a new merged mask, keeping the pollfd array, the application's
+ * hooks and the epoll set in step.  Fails only when growing (memory, a
+ * hook or epoll refusing), and then changes nothing.
  */
 static int fdent_set_mask(osev_ctx *ctx, struct osev__fdent *ent, short mask)
 {
@@ -91,9 +91,14 @@ static int fdent_set_mask(osev_ctx *ctx, struct osev__fdent *ent, short mask)
         if (r < 0)
             return r;
     }
-    r = osev__ep_update(ctx, ent, mask);
+    r = osev__hook_fd_update(ctx, ent, mask);
     if (r < 0)
         return r;
+    r = osev__ep_update(ctx, ent, mask);
+    if (r < 0) {
+        osev__hook_fd_update(ctx, ent, ent->mask); /* a shrink: cannot fail */
+        return r;
+    }
     if (ent->mask == 0)
         slot_add(ctx, ent, mask);
     else if (mask == 0)

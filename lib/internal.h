@@ -63,6 +63,9 @@ struct osev__fdent {
     short mask;         /* union of the live watches' events */
     short ep_mask;      /* what the epoll set holds */
     unsigned char ep_state;
+    short hook_mask;    /* what the application's hooks hold; 0: none */
+    uint32_t hook_tok;  /* token slot of that registration */
+    void *app_reg;      /* the application's handle for it */
 };
 
 struct osev_timer {
@@ -113,6 +116,35 @@ struct osev__epoll {
     int nspecial;        /* fdents in EP_ALWAYS or EP_BAD state */
     struct epoll_event *evbuf;
     int evcap;
+};
+
+/*
+ * A hook token slot.  The token handed to the application encodes the
+ * slot index and its generation, bumped whenever the slot is let go, so
+ * a late osev_occurred_*() for a registration that is gone is recognised.
+ * The table only grows while the context lives.
+ */
+struct osev__tok {
+    uint32_t gen;
+    uint32_t next_free;  /* free list link, while unused */
+    int fd;              /* the fd registered, or -1 for the timeout */
+    bool used;
+};
+
+/* Push mode: the application's hooks and what they hold (hooks.c). */
+struct osev__push {
+    bool on;
+    struct osev_hooks hooks;
+    void *user;
+    struct osev__tok *toks;
+    uint32_t ntoks, toks_cap, free_tok;
+    /* the one timeout registration */
+    bool tmo_on;
+    bool tmo_fired;      /* fired since last armed: re-arm even if same */
+    uint32_t tmo_tok;
+    void *tmo_reg;
+    osev_time tmo_deadline;
+    struct osev_hook_stats stats;
 };
 
 struct osev__backend;
@@ -173,6 +205,8 @@ struct osev_ctx {
     int pbuf_cap;
     int wake_fd;
     osev_fd *wake_watch;
+
+    struct osev__push push;
 };
 
 /* ctx.c */
@@ -218,6 +252,17 @@ void osev__events_free_all(osev_ctx *ctx);
 int osev__event_take(osev_ctx *ctx, uint64_t typemask,
                      osev_event_predicate *pred, void *pred_user,
                      osev_event **ev_out);
+
+/* hooks.c */
+int osev__hook_fd_update(osev_ctx *ctx, struct osev__fdent *ent, short mask);
+int osev__hook_timeout_sync(osev_ctx *ctx);
+int osev__hook_timeout_lower(osev_ctx *ctx, osev_time deadline);
+void osev__hooks_after_pass(osev_ctx *ctx);
+struct osev__hooks_release {
+    void (*fn)(void *user);
+    void *user;
+};
+struct osev__hooks_release osev__hooks_unset(osev_ctx *ctx);
 
 /* loop.c */
 int osev__loop_once_locked(osev_ctx *ctx, osev_time deadline);

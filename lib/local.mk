@@ -9,6 +9,7 @@ lib_libosevent_la_SOURCES = \
 	lib/timer.c \
 	lib/dispatch.c \
 	lib/pull.c \
+	lib/hooks.c \
 	lib/event.c \
 	lib/loop.c \
 	lib/backend.h \

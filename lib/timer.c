@@ -143,6 +143,11 @@ OSEV_EXPORT int osev_timer_add(osev_ctx *ctx, osev_time deadline,
     osev__list_init(&t->due_link);
     t->cb = cb;
     t->heap_idx = -1;
+    r = osev__hook_timeout_lower(ctx, deadline);
+    if (r < 0) {
+        osev__free(ctx, t);
+        goto out;
+    }
     ctx->ntimers++;
     osev__list_append(&ctx->timers, &t->all_link);
     timer_arm(ctx, t, deadline);
@@ -162,7 +167,11 @@ OSEV_EXPORT int osev_timer_set(osev_timer *t, osev_time deadline)
     if (t->s.dead)
         r = -ESTALE;
     else
+        r = osev__hook_timeout_lower(t->s.ctx, deadline);
+    if (r == 0) {
         timer_arm(t->s.ctx, t, deadline);
+        osev__hook_timeout_sync(t->s.ctx); /* only later now: cannot fail */
+    }
     osev__unlock(t->s.ctx);
     return r;
 }
@@ -183,8 +192,10 @@ OSEV_EXPORT void osev_timer_remove(osev_timer *t)
     if (!t)
         return;
     osev__lock(t->s.ctx);
-    if (!t->s.dead)
+    if (!t->s.dead) {
         timer_end(t->s.ctx, t);
+        osev__hook_timeout_sync(t->s.ctx); /* later or none: cannot fail */
+    }
     osev__unlock(t->s.ctx);
 }
 

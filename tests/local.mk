@@ -9,7 +9,8 @@ OSEV_SUITES = \
 	tests/test-loop \
 	tests/test-errors \
 	tests/test-model \
-	tests/test-waiters
+	tests/test-waiters \
+	tests/test-hooks
 
 TESTS += tests/symbols.sh
 EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c
@@ -18,7 +19,7 @@ TESTS_ENVIRONMENT = top_builddir=$(top_builddir) top_srcdir=$(top_srcdir)
 if HAVE_CHECK
 check_PROGRAMS += $(OSEV_SUITES)
 TESTS += $(OSEV_SUITES)
-check_LTLIBRARIES = tests/libtestutil.la
+check_LTLIBRARIES += tests/libtestutil.la
 tests_libtestutil_la_SOURCES = tests/testutil.c tests/testutil.h
 # Every suite is tests/NAME.c built the same way: automake's default
 # source name and the flags below (other programs set their own LDADD).

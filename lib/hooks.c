@@ -1,0 +1,470 @@
+/*
+ * hooks.c - push mode: mirroring the registry into an application's hooks
+ * (one registration per distinct fd, one timeout per context), and the
+ * way back in, osev_occurred_fd() and osev_occurred_timeout().
+ *
+ * Hooks run with the context's lock held, from whichever call changed the
+ * registry, so a registration always matches the state it mirrors.  A
+ * thread-local depth counter tells osev_occurred_*() that it was called
+ * from inside a hook, which would otherwise deadlock on that lock.
+ *
+ * Tokens (for_osev) are slot index + generation, never pointers: a report
+ * that races with a deregistration finds the generation moved on and is
+ * ignored, however late it comes.
+ */
+#include "internal.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/* Index in the low half of a pointer-sized token, generation above. */
+#define TOK_IDX_BITS (sizeof(uintptr_t) * 4)
+#define TOK_IDX_MASK (((uintptr_t)1 << TOK_IDX_BITS) - 1)
+#define TOK_NONE UINT32_MAX
+
+static _Thread_local int hook_depth;
+
+/* Run @stmt, a call of one of the application's hooks, marked as such. */
+#define IN_HOOK(stmt)                                                        \
+    do {                                                                     \
+        hook_depth++;                                                        \
+        stmt;                                                                \
+        hook_depth--;                                                        \
+    } while (0)
+
+/* ---- tokens ---- */
+
+static uint32_t tok_gen_next(uint32_t gen)
+{
+    /* The generation must fit the token's upper half and never be 0, so
+     * a token is never NULL. */
+    gen = (uint32_t)((gen + 1) & TOK_IDX_MASK);
+    return gen ? gen : 1;
+}
+
+static int tok_alloc(osev_ctx *ctx, int fd, uint32_t *idx_out)
+{
+    struct osev__push *p = &ctx->push;
+    uint32_t idx;
+
+    if (p->free_tok != TOK_NONE) {
+        idx = p->free_tok;
+        p->free_tok = p->toks[idx].next_free;
+    } else {
+        if (p->ntoks == p->toks_cap) {
+            uint32_t cap = p->toks_cap ? p->toks_cap * 2 : 16;
+            struct osev__tok *t;
+
+            if (p->toks_cap >= (uint32_t)(TOK_IDX_MASK >> 1))
+                return -ENOMEM; /* no index left to encode */
+            t = osev__realloc_array(ctx, p->toks, cap, sizeof *t);
+            if (!t)
+                return -ENOMEM;
+            p->toks = t;
+            p->toks_cap = cap;
+        }
+        idx = p->ntoks++;
+        p->toks[idx].gen = 1;
+    }
+    p->toks[idx].used = true;
+    p->toks[idx].fd = fd;
+    *idx_out = idx;
+    return 0;
+}
+
+static void tok_release(osev_ctx *ctx, uint32_t idx)
+{
+    struct osev__tok *t = &ctx->push.toks[idx];
+
+    t->used = false;
+    t->gen = tok_gen_next(t->gen);
+    t->next_free = ctx->push.free_tok;
+    ctx->push.free_tok = idx;
+}
+
+static void *tok_encode(const osev_ctx *ctx, uint32_t idx)
+{
+    return (void *)(((uintptr_t)ctx->push.toks[idx].gen << TOK_IDX_BITS) |
+                    idx);
+}
+
+/* The live slot a token names, or NULL when it is stale or foreign. */
+static struct osev__tok *tok_lookup(osev_ctx *ctx, void *token)
+{
+    uintptr_t v = (uintptr_t)token;
+    uintptr_t idx = v & TOK_IDX_MASK;
+    struct osev__tok *t;
+
+    if (idx >= ctx->push.ntoks)
+        return NULL;
+    t = &ctx->push.toks[idx];
+    if (!t->used || t->gen != (v >> TOK_IDX_BITS))
+        return NULL;
+    return t;
+}
+
+/* ---- fds ---- */
+
+static int fd_register(osev_ctx *ctx, struct osev__fdent *ent, short mask)
+{
+    struct osev__push *p = &ctx->push;
+    void *reg = NULL;
+    uint32_t idx;
+    int r;
+
+    r = tok_alloc(ctx, ent->fd, &idx);
+    if (r < 0)
+        return r;
+    IN_HOOK(r = p->hooks.fd_register(p->user, ent->fd, &reg, mask,
+                                   tok_encode(ctx, idx)));
+    if (r < 0) {
+        tok_release(ctx, idx);
+        return r;
+    }
+    ent->app_reg = reg;
+    ent->hook_tok = idx;
+    ent->hook_mask = mask;
+    p->stats.fd_regs++;
+    p->stats.fd_registers++;
+    return 0;
+}
+
+static void fd_deregister(osev_ctx *ctx, struct osev__fdent *ent)
+{
+    struct osev__push *p = &ctx->push;
+
+    IN_HOOK(p->hooks.fd_deregister(p->user, ent->fd, ent->app_reg));
+    tok_release(ctx, ent->hook_tok);
+    ent->hook_mask = 0;
+    ent->app_reg = NULL;
+    p->stats.fd_regs--;
+    p->stats.fd_deregisters++;
+}
+
+/*
+ * Bring the hook registration of @ent to @mask, before the fd table
+ * commits it.  A failure changes nothing.  A shrink never fails: if the
+ * application cannot narrow its registration, the wider one stays (the
+ * extra bits are filtered in osev_occurred_fd()).
+ */
+int osev__hook_fd_update(osev_ctx *ctx, struct osev__fdent *ent, short mask)
+{
+    struct osev__push *p = &ctx->push;
+    void *reg;
+    int r;
+
+    if (!p->on || mask == ent->hook_mask)
+        return 0;
+    if (ent->hook_mask == 0)
+        return fd_register(ctx, ent, mask);
+    if (mask == 0) {
+        fd_deregister(ctx, ent);
+        return 0;
+    }
+    reg = ent->app_reg;
+    IN_HOOK(r = p->hooks.fd_modify(p->user, ent->fd, &reg, mask));
+    if (r < 0)
+        return (mask & ~ent->hook_mask) ? r : 0;
+    ent->app_reg = reg;
+    ent->hook_mask = mask;
+    p->stats.fd_modifies++;
+    return 0;
+}
+
+/* ---- the timeout ---- */
+
+static void timeout_deregister(osev_ctx *ctx)
+{
+    struct osev__push *p = &ctx->push;
+
+    IN_HOOK(p->hooks.timeout_deregister(p->user, p->tmo_reg));
+    tok_release(ctx, p->tmo_tok);
+    p->tmo_on = false;
+    p->tmo_reg = NULL;
+    p->stats.timeout_regs--;
+    p->stats.timeout_deregisters++;
+}
+
+static int timeout_register(osev_ctx *ctx, osev_time deadline)
+{
+    struct osev__push *p = &ctx->push;
+    void *reg = NULL;
+    uint32_t idx;
+    int r;
+
+    r = tok_alloc(ctx, -1, &idx);
+    if (r < 0)
+        return r;
+    IN_HOOK(r = p->hooks.timeout_register(p->user, &reg, deadline,
+                                        tok_encode(ctx, idx)));
+    if (r < 0) {
+        tok_release(ctx, idx);
+        return r;
+    }
+    p->tmo_on = true;
+    p->tmo_fired = false;
+    p->tmo_tok = idx;
+    p->tmo_reg = reg;
+    p->tmo_deadline = deadline;
+    p->stats.timeout_regs++;
+    p->stats.timeout_registers++;
+    return 0;
+}
+
+/*
+ * Make the one timeout registration hold the earliest timer deadline
+ * (none when no timer is armed).  Fails only when the application would
+ * fire later than a timer needs; moving it later may fail harmlessly (an
+ * early expiry runs a pass that finds nothing due and re-arms).
+ */
+int osev__hook_timeout_sync(osev_ctx *ctx)
+{
+    struct osev__push *p = &ctx->push;
+    osev_time want = osev__timers_earliest(ctx);
+    void *reg;
+    int r;
+
+    if (!p->on)
+        return 0;
+    if (want == OSEV_TIME_INFINITY) {
+        if (p->tmo_on)
+            timeout_deregister(ctx);
+        return 0;
+    }
+    if (!p->tmo_on)
+        return timeout_register(ctx, want);
+    if (want == p->tmo_deadline && !p->tmo_fired)
+        return 0;
+    reg = p->tmo_reg;
+    IN_HOOK(r = p->hooks.timeout_modify(p->user, &reg, want));
+    if (r < 0)
+        return (want < p->tmo_deadline || p->tmo_fired) ? r : 0;
+    p->tmo_reg = reg;
+    p->tmo_deadline = want;
+    p->tmo_fired = false;
+    p->stats.timeout_modifies++;
+    return 0;
+}
+
+/*
+ * Before a timer is armed at @deadline: make sure the registration fires
+ * no later than that, so that the only hook call that can fail comes
+ * before anything changed.  Once the timer is armed, osev__hook_timeout_
+ * sync() can only move the registration later, which does not fail.
+ */
+int osev__hook_timeout_lower(osev_ctx *ctx, osev_time deadline)
+{
+    struct osev__push *p = &ctx->push;
+    osev_time want = osev__timers_earliest(ctx);
+    void *reg;
+    int r;
+
+    if (!p->on || deadline == OSEV_TIME_INFINITY)
+        return 0;
+    if (deadline < want)
+        want = deadline;
+    if (!p->tmo_on)
+        return timeout_register(ctx, want);
+    if (want >= p->tmo_deadline && !p->tmo_fired)
+        return 0;
+    reg = p->tmo_reg;
+    IN_HOOK(r = p->hooks.timeout_modify(p->user, &reg, want));
+    if (r < 0)
+        return r;
+    p->tmo_reg = reg;
+    p->tmo_deadline = want;
+    p->tmo_fired = false;
+    p->stats.timeout_modifies++;
+    return 0;
+}
+
+/*
+ * After every pass: the timers changed (due ones were taken, callbacks
+ * re-armed some), and work left pending (a deferred call, an event to
+ * deliver, readiness reported meanwhile) needs another pass, which in
+ * push mode only the foreign loop can start: it sees the wakeup fd.
+ */
+void osev__hooks_after_pass(osev_ctx *ctx)
+{
+    if (!ctx->push.on)
+        return;
+    /* A failure leaves tmo_fired or the old deadline set, so the next
+     * sync tries again; the wakeup makes that happen soon. */
+    if (osev__hook_timeout_sync(ctx) < 0 || osev__work_pending(ctx))
+        osev_wakeup(ctx);
+}
+
+/* ---- setting and unsetting ---- */
+
+/* Deregister every fd, newest slot first (any order would do). */
+static void fds_deregister_all(osev_ctx *ctx)
+{
+    for (int i = ctx->npfd - 1; i >= 0; i--) {
+        struct osev__fdent *ent = ctx->fdtab[ctx->pfd[i].fd];
+
+        if (ent->hook_mask)
+            fd_deregister(ctx, ent);
+    }
+}
+
+static int register_all(osev_ctx *ctx)
+{
+    int r = 0;
+
+    for (int i = 0; i < ctx->npfd && r == 0; i++) {
+        struct osev__fdent *ent = ctx->fdtab[ctx->pfd[i].fd];
+
+        r = fd_register(ctx, ent, ent->mask);
+    }
+    if (r == 0)
+        r = osev__hook_timeout_sync(ctx);
+    if (r < 0)
+        fds_deregister_all(ctx);
+    return r;
+}
+
+/* Deregister everything and leave push mode; called locked.  Returns the
+ * release to call once unlocked. */
+struct osev__hooks_release osev__hooks_unset(osev_ctx *ctx)
+{
+    struct osev__push *p = &ctx->push;
+    struct osev__hooks_release rel = { 0 };
+
+    if (!p->on)
+        return rel;
+    fds_deregister_all(ctx);
+    if (p->tmo_on)
+        timeout_deregister(ctx);
+    rel.fn = p->hooks.release;
+    rel.user = p->user;
+    p->on = false;
+    p->user = NULL;
+    return rel;
+}
+
+static int hooks_check(struct osev_hooks *h, const struct osev_hooks *hooks,
+                       size_t hooks_size)
+{
+    int r = osev__copy_struct(h, sizeof *h, hooks, hooks_size,
+                              offsetof(struct osev_hooks, release));
+
+    if (r < 0)
+        return r;
+    if (!h->fd_register || !h->fd_modify || !h->fd_deregister ||
+        !h->timeout_register || !h->timeout_modify || !h->timeout_deregister)
+        return -EINVAL;
+    return 0;
+}
+
+OSEV_EXPORT int osev_set_hooks(osev_ctx *ctx, const struct osev_hooks *hooks,
+                               size_t hooks_size, void *user)
+{
+    struct osev__hooks_release rel = { 0 };
+    struct osev_hooks h;
+    int r = 0;
+
+    if (!ctx)
+        return -EINVAL;
+    if (hook_depth)
+        return -EBUSY;
+    if (hooks) {
+        r = hooks_check(&h, hooks, hooks_size);
+        if (r < 0)
+            return r;
+    }
+    osev__lock(ctx);
+    if (!hooks) {
+        rel = osev__hooks_unset(ctx);
+    } else if (ctx->push.on) {
+        r = -EBUSY;
+    } else {
+        ctx->push.hooks = h;
+        ctx->push.user = user;
+        ctx->push.on = true;
+        r = register_all(ctx);
+        if (r < 0)
+            ctx->push.on = false;
+        else if (osev__work_pending(ctx) || !osev__list_empty(&ctx->ended))
+            osev_wakeup(ctx); /* the foreign loop takes over at once */
+    }
+    osev__unlock(ctx);
+    if (rel.fn)
+        rel.fn(rel.user);
+    return r;
+}
+
+/* ---- the way back in ---- */
+
+/* Run a pass for what was just marked, here, unless another thread (or
+ * the running pass on this one) will: then make sure it does.  Called
+ * locked; returns unlocked. */
+static void dispatch_now(osev_ctx *ctx)
+{
+    if (osev__busy(ctx)) {
+        /* A thread blocked in the backend is woken; a running pass takes
+         * the marks itself, or ends in osev__hooks_after_pass(), which
+         * sees them pending. */
+        osev__kick(ctx);
+        osev__unlock(ctx);
+        return;
+    }
+    if (osev__run_pass(ctx, osev_now()) != -ESTALE)
+        osev__unlock(ctx);
+}
+
+OSEV_EXPORT void osev_occurred_fd(osev_ctx *ctx, void *for_osev, int fd,
+                                  short events, short revents)
+{
+    struct osev__tok *t;
+    struct osev__fdent *ent;
+
+    (void)events; /* the current mask is what counts */
+    if (!ctx || hook_depth || fd < 0)
+        return;
+    osev__lock(ctx);
+    t = tok_lookup(ctx, for_osev);
+    ent = t && t->fd == fd && fd < ctx->fdtab_len ? ctx->fdtab[fd] : NULL;
+    revents &= (short)(OSEV__UNREQUESTED | (ent ? ent->mask : 0));
+    if (!ent || ent->hook_mask == 0 || !revents) {
+        osev__unlock(ctx);
+        return;
+    }
+    /* Every watch that exists now takes part: the token already proved
+     * the fd is the one registered. */
+    osev__mark_fd(ctx, fd, revents, ++ctx->epoch);
+    dispatch_now(ctx);
+}
+
+OSEV_EXPORT void osev_occurred_timeout(osev_ctx *ctx, void *for_osev)
+{
+    struct osev__tok *t;
+
+    if (!ctx || hook_depth)
+        return;
+    osev__lock(ctx);
+    t = tok_lookup(ctx, for_osev);
+    if (!t || t->fd != -1 || !ctx->push.tmo_on) {
+        osev__unlock(ctx);
+        return;
+    }
+    ctx->push.tmo_fired = true;
+    dispatch_now(ctx);
+}
+
+OSEV_EXPORT int osev_get_hook_stats(osev_ctx *ctx,
+                                    struct osev_hook_stats *stats_io)
+{
+    struct osev_hook_stats st;
+    size_t size;
+
+    if (!ctx || !stats_io || stats_io->size < offsetof(struct osev_hook_stats,
+                                                       fd_registers))
+        return -EINVAL;
+    size = stats_io->size < sizeof st ? stats_io->size : sizeof st;
+    osev__lock(ctx);
+    st = ctx->push.stats;
+    osev__unlock(ctx);
+    st.size = size;
+    memcpy(stats_io, &st, size);
+    return 0;
+}
