@@ -24,12 +24,16 @@ dist_man3_MANS += \
 	docs/man/osev_fd_set_release.3 \
 	docs/man/osev_get_deadline.3 \
 	docs/man/osev_get_fd.3 \
+	docs/man/osev_get_hook_stats.3 \
 	docs/man/osev_loop_exit.3 \
 	docs/man/osev_loop_once.3 \
 	docs/man/osev_loop_run.3 \
 	docs/man/osev_ms.3 \
 	docs/man/osev_now.3 \
+	docs/man/osev_occurred_fd.3 \
+	docs/man/osev_occurred_timeout.3 \
 	docs/man/osev_s.3 \
+	docs/man/osev_set_hooks.3 \
 	docs/man/osev_strerror.3 \
 	docs/man/osev_timer_add.3 \
 	docs/man/osev_timer_remove.3 \
