@@ -1,5 +1,5 @@
-# Examples: two programs built on the dirwatch producer (compiled into
-# both), their --self-test runs in `make check`, and `make demo`.
+# Examples: programs built on the dirwatch producer (compiled into each),
+# their --self-test runs in `make check`, and `make demo`.
 EXAMPLES_DIRWATCH = examples/dirwatch.c examples/dirwatch.h
 
 noinst_PROGRAMS += examples/poll-loop examples/wait-tool
@@ -13,9 +13,26 @@ EXTRA_DIST += examples/poll-loop-selftest.sh examples/wait-tool-selftest.sh \
 	examples/demo.sh
 CLEANFILES += examples/poll-loop.valgrind examples/wait-tool.valgrind
 
-# The demo: poll-loop and wait-tool watching one temporary directory while
-# a script changes files in it.  Works from the source dir and from any
-# build dir: the script is found in $(srcdir), the programs in $(builddir).
+# The same producer in a GMainLoop, through the GLib adapter.
+EXAMPLES_DEMO_OPTIONAL =
+if HAVE_GLIB
+noinst_PROGRAMS += examples/glib-app
+examples_glib_app_SOURCES = examples/glib-app.c $(EXAMPLES_DIRWATCH)
+examples_glib_app_CPPFLAGS = $(AM_CPPFLAGS) $(GLIB_CFLAGS)
+examples_glib_app_LDADD = lib/adapters/libosevent-glib.la lib/libosevent.la \
+	$(GLIB_LIBS)
+TESTS += examples/glib-app-selftest.sh
+CLEANFILES += examples/glib-app.valgrind
+EXAMPLES_DEMO_OPTIONAL += examples/glib-app$(EXEEXT)
+endif
+EXTRA_DIST += examples/glib-app-selftest.sh
+
+# The demo: poll-loop, wait-tool and (with GLib) glib-app watching one
+# temporary directory while a script changes files in it.  Works from the
+# source dir and from any build dir: the script is found in $(srcdir), the
+# programs in $(builddir).  EXAMPLES_DEMO_OPTIONAL: the optional ones that
+# were configured (set in their conditionals above).
 .PHONY: demo
-demo: examples/poll-loop$(EXEEXT) examples/wait-tool$(EXEEXT)
+demo: examples/poll-loop$(EXEEXT) examples/wait-tool$(EXEEXT) \
+	$(EXAMPLES_DEMO_OPTIONAL)
 	$(SHELL) $(srcdir)/examples/demo.sh $(builddir)/examples
