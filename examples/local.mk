@@ -26,6 +26,11 @@ CLEANFILES += examples/glib-app.valgrind
 EXAMPLES_DEMO_OPTIONAL += examples/glib-app$(EXEEXT)
 endif
 EXTRA_DIST += examples/glib-app-selftest.sh
+# virt-events is built by lib/adapters/virt.mk; the demo runs it too.
+if HAVE_VIRT
+EXAMPLES_DEMO_OPTIONAL += examples/virt-events$(EXEEXT)
+CLEANFILES += examples/virt-events.valgrind
+endif
 
 # The demo: poll-loop, wait-tool and (with GLib) glib-app watching one
 # temporary directory while a script changes files in it.  Works from the
