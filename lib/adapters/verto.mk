@@ -16,5 +16,15 @@ TESTS += tests/adapters/test-verto
 tests_adapters_test_verto_SOURCES = tests/adapters/test-verto.c
 tests_adapters_test_verto_CPPFLAGS = $(OSEV_SCENARIO_CPPFLAGS) $(VERTO_CFLAGS) $(CHECK_CFLAGS)
 tests_adapters_test_verto_LDADD = lib/adapters/libosevent-verto.la $(OSEV_SCENARIO_LDADD) $(VERTO_LIBS)
+# verto cannot say what a context holds: the test makes its contexts over
+# loops of its own (verto_convert_glib/_libev) and asks those loops.
+if HAVE_VERTO_GLIB
+tests_adapters_test_verto_CPPFLAGS += -DOSEV_TEST_VERTO_GLIB $(GLIB_CFLAGS)
+tests_adapters_test_verto_LDADD += -lverto-glib $(GLIB_LIBS)
+endif
+if HAVE_VERTO_LIBEV
+tests_adapters_test_verto_CPPFLAGS += -DOSEV_TEST_VERTO_LIBEV $(LIBEV_CFLAGS)
+tests_adapters_test_verto_LDADD += -lverto-libev $(LIBEV_LIBS)
+endif
 endif
 endif
