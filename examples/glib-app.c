@@ -30,46 +30,19 @@
  *      dispatch, on this thread.
  */
 #include "dirwatch.h"
+#include "example-cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <glib-unix.h>
 #include <glib.h>
-#include <inttypes.h>
-#include <limits.h>
 #include <osevent-glib.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* The --self-test script, as in poll-loop.c: each step changes a file,
- * and the event it must produce has the step's type.  The test plays one
- * step, waits for its event, then plays the next, so the order of events
- * is certain. */
-struct step {
-    unsigned type; /* CREATED: create it, MODIFIED: append, DELETED: unlink */
-    const char *name;
-};
-static const struct step steps[] = {
-    {DIRWATCH_EV_CREATED, "alpha.txt"},  {DIRWATCH_EV_CREATED, "beta.log"},
-    {DIRWATCH_EV_MODIFIED, "alpha.txt"}, {DIRWATCH_EV_DELETED, "alpha.txt"},
-    {DIRWATCH_EV_DELETED, "beta.log"},
-};
-#define NSTEPS (sizeof steps / sizeof steps[0])
-
 /* The self-test's deadline: it never hangs. */
 #define SELFTEST_TIMEOUT_S 10
-
-struct selftest {
-    char dir[PATH_MAX]; /* our temporary directory */
-    int dirfd;          /* open on it, for openat()/unlinkat() */
-    size_t played;      /* steps played */
-    size_t seen;        /* steps whose event arrived */
-    uint64_t ticks;
-};
 
 /* The application's state. */
 struct app {
@@ -81,7 +54,7 @@ struct app {
     long file_events;    /* file events seen */
     bool done;           /* the loop was told to quit */
     int status;          /* the exit status */
-    struct selftest *st; /* NULL unless --self-test */
+    struct example_selftest *st; /* NULL unless --self-test */
 };
 
 static void finish(struct app *app, int status)
@@ -110,34 +83,7 @@ static void attach_source(struct app *app, GSource *src, GSourceFunc fn)
 
 static void play_step(struct app *app)
 {
-    struct selftest *st = app->st;
-    const struct step *s;
-    bool ok = false;
-    int fd;
-
-    if (st->played == NSTEPS)
-        return;
-    s = &steps[st->played++];
-    switch (s->type) {
-    case DIRWATCH_EV_CREATED:
-        printf("self-test: create %s\n", s->name);
-        fd = openat(st->dirfd, s->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                    0600);
-        ok = fd >= 0 && close(fd) == 0;
-        break;
-    case DIRWATCH_EV_MODIFIED:
-        printf("self-test: append to %s\n", s->name);
-        fd = openat(st->dirfd, s->name, O_WRONLY | O_APPEND | O_CLOEXEC);
-        ok = fd >= 0 && write(fd, "hello\n", 6) == 6;
-        if (fd >= 0)
-            close(fd);
-        break;
-    case DIRWATCH_EV_DELETED:
-        printf("self-test: delete %s\n", s->name);
-        ok = unlinkat(st->dirfd, s->name, 0) == 0;
-        break;
-    }
-    if (!ok)
+    if (!example_selftest_play(app->st))
         fail(app, "self-test: cannot change the file");
 }
 
@@ -157,30 +103,20 @@ static void request_step(struct app *app)
     attach_source(app, g_idle_source_new(), on_step_idle);
 }
 
-/* Every file event must be the one the next step expects, in order; the
- * test passes once all steps were seen and at least one tick came. */
 static void check_event(struct app *app, const osev_event *ev)
 {
-    struct selftest *st = app->st;
-
-    if (ev->type == DIRWATCH_EV_TICK) {
-        st->ticks++;
-    } else {
-        const struct step *want = st->seen < NSTEPS ? &steps[st->seen] : NULL;
-
-        if (!want || ev->type != want->type ||
-            strcmp(dirwatch_event_name(ev), want->name) != 0) {
-            fail(app, "self-test: FAILED: an event that no step expects");
-            return;
-        }
-        if (++st->seen < NSTEPS)
-            request_step(app);
-    }
-    if (st->seen == NSTEPS && st->ticks > 0) {
-        printf("self-test: passed (%zu file events in order, %" PRIu64
-               " tick(s))\n",
-               st->seen, st->ticks);
+    switch (example_selftest_check(app->st, ev)) {
+    case EXAMPLE_WAIT:
+        break;
+    case EXAMPLE_NEXT:
+        request_step(app);
+        break;
+    case EXAMPLE_PASSED:
         finish(app, 0);
+        break;
+    case EXAMPLE_WRONG:
+        fail(app, "self-test: FAILED: an event that no step expects");
+        break;
     }
 }
 
@@ -195,12 +131,7 @@ static void on_event(void *user, osev_event *ev)
     /* Events delivered in the same pass after we decided to quit. */
     if (app->done)
         goto out;
-    if (ev->type == DIRWATCH_EV_TICK)
-        printf("glib-app: tick %" PRIu64 "\n", dirwatch_event_tick(ev));
-    else
-        printf("glib-app: %-8s %s\n", dirwatch_type_name(ev->type),
-               dirwatch_event_name(ev));
-
+    example_print_event("glib-app", ev);
     if (app->st)
         check_event(app, ev);
     else if (ev->type != DIRWATCH_EV_TICK && app->count > 0 &&
@@ -356,26 +287,16 @@ static int watch(const char *dir, long count, long timeout_s, long tick_ms)
 
 static int self_test(void)
 {
-    struct selftest st = {.dirfd = -1};
+    struct example_selftest st;
     struct app app = {
         .status = 1, /* failed, until check_event() says otherwise */
         .st = &st,
     };
-    const char *tmp = getenv("TMPDIR"), *what;
+    const char *what;
     int r;
 
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    r = snprintf(st.dir, sizeof st.dir, "%s/glib-app.XXXXXX", tmp);
-    if (r < 0 || (size_t)r >= sizeof st.dir || !mkdtemp(st.dir)) {
-        perror("glib-app: mkdtemp");
+    if (example_selftest_open(&st, "glib-app") < 0)
         return 1;
-    }
-    st.dirfd = open(st.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (st.dirfd < 0) {
-        perror("glib-app: open");
-        goto out;
-    }
     r = app_open(&app, st.dir, osev_ms(100), &what);
     if (r < 0) {
         report_open_error(what, r);
@@ -388,82 +309,11 @@ static int self_test(void)
 
 out:
     app_close(&app);
-    if (st.dirfd >= 0) {
-        /* A failed run may leave files behind. */
-        for (size_t i = 0; i < NSTEPS; i++)
-            unlinkat(st.dirfd, steps[i].name, 0);
-        close(st.dirfd);
-    }
-    rmdir(st.dir);
+    example_selftest_close(&st);
     return app.status;
-}
-
-static bool parse_long(const char *s, long min, long *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min)
-        return false;
-    *out = v;
-    return true;
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: glib-app [--count N] [--timeout S] [--tick MS] DIR\n"
-               "       glib-app --self-test\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"count", required_argument, NULL, 'c'},
-        {"timeout", required_argument, NULL, 't'},
-        {"tick", required_argument, NULL, 'k'},
-        {"self-test", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    long count = 0, timeout_s = 0, tick_ms = 1000;
-    bool selftest = false;
-    int opt;
-
-    /* Line-buffered even into a pipe or file, so that our lines
-     * interleave sensibly with other programs' (see demo.sh). */
-    setvbuf(stdout, NULL, _IOLBF, 0);
-
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            if (!parse_long(optarg, 1, &count))
-                goto bad;
-            break;
-        case 't':
-            if (!parse_long(optarg, 1, &timeout_s))
-                goto bad;
-            break;
-        case 'k':
-            if (!parse_long(optarg, 0, &tick_ms))
-                goto bad;
-            break;
-        case 's':
-            selftest = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            goto bad;
-        }
-    }
-    if (selftest && optind == argc)
-        return self_test();
-    if (!selftest && optind == argc - 1)
-        return watch(argv[optind], count, timeout_s, tick_ms);
-bad:
-    usage(stderr);
-    return 2;
+    return example_main("glib-app", argc, argv, self_test, watch);
 }

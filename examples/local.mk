@@ -1,11 +1,15 @@
 # Examples: programs built on the dirwatch producer (compiled into each),
-# their --self-test runs in `make check`, and `make demo`.
+# their --self-test runs in `make check`, and `make demo`.  example-cli:
+# the command line and the self-test script they share.
 EXAMPLES_DIRWATCH = examples/dirwatch.c examples/dirwatch.h
+EXAMPLES_CLI = examples/example-cli.c examples/example-cli.h
 
 noinst_PROGRAMS += examples/poll-loop examples/wait-tool
-examples_poll_loop_SOURCES = examples/poll-loop.c $(EXAMPLES_DIRWATCH)
+examples_poll_loop_SOURCES = examples/poll-loop.c $(EXAMPLES_DIRWATCH) \
+	$(EXAMPLES_CLI)
 examples_poll_loop_LDADD = lib/libosevent.la
-examples_wait_tool_SOURCES = examples/wait-tool.c $(EXAMPLES_DIRWATCH)
+examples_wait_tool_SOURCES = examples/wait-tool.c $(EXAMPLES_DIRWATCH) \
+	$(EXAMPLES_CLI)
 examples_wait_tool_LDADD = lib/libosevent.la
 
 TESTS += examples/poll-loop-selftest.sh examples/wait-tool-selftest.sh
@@ -17,7 +21,8 @@ CLEANFILES += examples/poll-loop.valgrind examples/wait-tool.valgrind
 EXAMPLES_DEMO_OPTIONAL =
 if HAVE_GLIB
 noinst_PROGRAMS += examples/glib-app
-examples_glib_app_SOURCES = examples/glib-app.c $(EXAMPLES_DIRWATCH)
+examples_glib_app_SOURCES = examples/glib-app.c $(EXAMPLES_DIRWATCH) \
+	$(EXAMPLES_CLI)
 examples_glib_app_CPPFLAGS = $(AM_CPPFLAGS) $(GLIB_CFLAGS)
 examples_glib_app_LDADD = lib/adapters/libosevent-glib.la lib/libosevent.la \
 	$(GLIB_LIBS)

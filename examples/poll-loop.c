@@ -26,11 +26,10 @@
  */
 #define _GNU_SOURCE /* pipe2() */
 #include "dirwatch.h"
+#include "example-cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,38 +37,16 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The --self-test script: each step changes a file, and the event it
- * must produce has the step's type.  The test plays one step, waits for
- * its event, then plays the next, so the order of events is certain. */
-struct step {
-    unsigned type; /* CREATED: create it, MODIFIED: append, DELETED: unlink */
-    const char *name;
-};
-static const struct step steps[] = {
-    {DIRWATCH_EV_CREATED, "alpha.txt"},  {DIRWATCH_EV_CREATED, "beta.log"},
-    {DIRWATCH_EV_MODIFIED, "alpha.txt"}, {DIRWATCH_EV_DELETED, "alpha.txt"},
-    {DIRWATCH_EV_DELETED, "beta.log"},
-};
-#define NSTEPS (sizeof steps / sizeof steps[0])
-
-struct selftest {
-    char dir[PATH_MAX]; /* our temporary directory */
-    int dirfd;          /* open on it, for openat()/unlinkat() */
-    int pipe_w;         /* a byte written here asks for the next step */
-    size_t played;      /* steps played */
-    size_t seen;        /* steps whose event arrived */
-    uint64_t ticks;
-};
-
 /* The application's state. */
 struct app {
-    int own_fd;          /* stdin, or the self-test's pipe; -1 after EOF */
-    long count;          /* stop after this many file events; 0: never */
-    long file_events;    /* file events seen */
-    osev_time deadline;  /* give up then (status 1) */
-    bool done;           /* leave the loop */
-    int status;          /* the exit status */
-    struct selftest *st; /* NULL unless --self-test */
+    int own_fd;         /* stdin, or the self-test's pipe; -1 after EOF */
+    long count;         /* stop after this many file events; 0: never */
+    long file_events;   /* file events seen */
+    osev_time deadline; /* give up then (status 1) */
+    bool done;          /* leave the loop */
+    int status;         /* the exit status */
+    struct example_selftest *st; /* NULL unless --self-test */
+    int pipe_w; /* --self-test: a byte written here asks for a step */
 };
 
 static void fail(struct app *app, const char *what)
@@ -85,68 +62,31 @@ static void fail(struct app *app, const char *what)
  * to osevent's fds: the step then runs from step 5 of a later turn. */
 static void request_step(struct app *app)
 {
-    if (write(app->st->pipe_w, "s", 1) != 1)
+    if (write(app->pipe_w, "s", 1) != 1)
         fail(app, "self-test: cannot write to the pipe");
 }
 
 static void play_step(struct app *app)
 {
-    struct selftest *st = app->st;
-    const struct step *s;
-    bool ok = false;
-    int fd;
-
-    if (st->played == NSTEPS)
-        return;
-    s = &steps[st->played++];
-    switch (s->type) {
-    case DIRWATCH_EV_CREATED:
-        printf("self-test: create %s\n", s->name);
-        fd = openat(st->dirfd, s->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                    0600);
-        ok = fd >= 0 && close(fd) == 0;
-        break;
-    case DIRWATCH_EV_MODIFIED:
-        printf("self-test: append to %s\n", s->name);
-        fd = openat(st->dirfd, s->name, O_WRONLY | O_APPEND | O_CLOEXEC);
-        ok = fd >= 0 && write(fd, "hello\n", 6) == 6;
-        if (fd >= 0)
-            close(fd);
-        break;
-    case DIRWATCH_EV_DELETED:
-        printf("self-test: delete %s\n", s->name);
-        ok = unlinkat(st->dirfd, s->name, 0) == 0;
-        break;
-    }
-    if (!ok)
+    if (!example_selftest_play(app->st))
         fail(app, "self-test: cannot change the file");
 }
 
-/* Every file event must be the one the next step expects, in order; the
- * test passes once all steps were seen and at least one tick came. */
 static void check_event(struct app *app, const osev_event *ev)
 {
-    struct selftest *st = app->st;
-
-    if (ev->type == DIRWATCH_EV_TICK) {
-        st->ticks++;
-    } else {
-        const struct step *want = st->seen < NSTEPS ? &steps[st->seen] : NULL;
-
-        if (!want || ev->type != want->type ||
-            strcmp(dirwatch_event_name(ev), want->name) != 0) {
-            fail(app, "self-test: FAILED: an event that no step expects");
-            return;
-        }
-        if (++st->seen < NSTEPS)
-            request_step(app);
-    }
-    if (st->seen == NSTEPS && st->ticks > 0) {
-        printf("self-test: passed (%zu file events in order, %" PRIu64
-               " tick(s))\n",
-               st->seen, st->ticks);
+    switch (example_selftest_check(app->st, ev)) {
+    case EXAMPLE_WAIT:
+        break;
+    case EXAMPLE_NEXT:
+        request_step(app);
+        break;
+    case EXAMPLE_PASSED:
         app->status = 0;
         app->done = true;
+        break;
+    case EXAMPLE_WRONG:
+        fail(app, "self-test: FAILED: an event that no step expects");
+        break;
     }
 }
 
@@ -192,12 +132,7 @@ static void drain_events(osev_ctx *ctx, struct app *app)
 
     while (!app->done && (r = osev_event_check(ctx, OSEV_EVENTMASK_ALL, NULL,
                                                NULL, &ev)) == 0) {
-        if (ev->type == DIRWATCH_EV_TICK)
-            printf("poll-loop: tick %" PRIu64 "\n", dirwatch_event_tick(ev));
-        else
-            printf("poll-loop: %-8s %s\n", dirwatch_type_name(ev->type),
-                   dirwatch_event_name(ev));
-
+        example_print_event("poll-loop", ev);
         if (app->st)
             check_event(app, ev);
         else if (ev->type != DIRWATCH_EV_TICK && app->count > 0 &&
@@ -346,36 +281,26 @@ static int watch(const char *dir, long count, long timeout_s, long tick_ms)
 
 static int self_test(void)
 {
-    struct selftest st = {.dirfd = -1, .pipe_w = -1};
+    struct example_selftest st;
     struct app app = {
         .own_fd = -1,
+        .pipe_w = -1,
         .status = 1, /* failed, until check_event() says otherwise */
         .deadline = osev_now() + osev_s(10), /* never hang */
         .st = &st,
     };
-    const char *tmp = getenv("TMPDIR");
     osev_ctx *ctx = NULL;
     struct dirwatch *dw = NULL;
     int pipefd[2], r;
 
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    r = snprintf(st.dir, sizeof st.dir, "%s/poll-loop.XXXXXX", tmp);
-    if (r < 0 || (size_t)r >= sizeof st.dir || !mkdtemp(st.dir)) {
-        perror("poll-loop: mkdtemp");
+    if (example_selftest_open(&st, "poll-loop") < 0)
         return 1;
-    }
     if (pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) < 0) {
         perror("poll-loop: pipe2");
         goto out;
     }
     app.own_fd = pipefd[0];
-    st.pipe_w = pipefd[1];
-    st.dirfd = open(st.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (st.dirfd < 0) {
-        perror("poll-loop: open");
-        goto out;
-    }
+    app.pipe_w = pipefd[1];
     r = new_ctx(&ctx);
     if (r >= 0)
         r = dirwatch_new(ctx, st.dir, osev_ms(100), 0, &dw);
@@ -390,86 +315,15 @@ static int self_test(void)
 out:
     dirwatch_free(dw);
     osev_ctx_free(ctx);
-    if (st.dirfd >= 0) {
-        /* A failed run may leave files behind. */
-        for (size_t i = 0; i < NSTEPS; i++)
-            unlinkat(st.dirfd, steps[i].name, 0);
-        close(st.dirfd);
-    }
-    if (st.pipe_w >= 0) {
+    example_selftest_close(&st);
+    if (app.pipe_w >= 0) {
         close(pipefd[0]);
         close(pipefd[1]);
     }
-    rmdir(st.dir);
     return app.status;
-}
-
-static bool parse_long(const char *s, long min, long *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min)
-        return false;
-    *out = v;
-    return true;
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: poll-loop [--count N] [--timeout S] [--tick MS] DIR\n"
-               "       poll-loop --self-test\n");
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"count", required_argument, NULL, 'c'},
-        {"timeout", required_argument, NULL, 't'},
-        {"tick", required_argument, NULL, 'k'},
-        {"self-test", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    long count = 0, timeout_s = 0, tick_ms = 1000;
-    bool selftest = false;
-    int opt;
-
-    /* Line-buffered even into a pipe or file, so that our lines
-     * interleave sensibly with other programs' (see demo.sh). */
-    setvbuf(stdout, NULL, _IOLBF, 0);
-
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            if (!parse_long(optarg, 1, &count))
-                goto bad;
-            break;
-        case 't':
-            if (!parse_long(optarg, 1, &timeout_s))
-                goto bad;
-            break;
-        case 'k':
-            if (!parse_long(optarg, 0, &tick_ms))
-                goto bad;
-            break;
-        case 's':
-            selftest = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            goto bad;
-        }
-    }
-    if (selftest && optind == argc)
-        return self_test();
-    if (!selftest && optind == argc - 1)
-        return watch(argv[optind], count, timeout_s, tick_ms);
-bad:
-    usage(stderr);
-    return 2;
+    return example_main("poll-loop", argc, argv, self_test, watch);
 }

@@ -21,6 +21,7 @@
  * osev_event_check() instead of letting them pile up.)
  */
 #include "dirwatch.h"
+#include "example-cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -120,7 +121,6 @@ static void on_writer_timer(osev_timer *t, osev_time now, void *arg)
 static int self_test(void)
 {
     char dir[PATH_MAX];
-    const char *tmp = getenv("TMPDIR");
     struct writer w = {.dirfd = -1};
     osev_ctx *ctx = NULL;
     struct dirwatch *dw = NULL;
@@ -129,13 +129,8 @@ static int self_test(void)
     osev_time deadline, short_deadline;
     int r, status = 1;
 
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    r = snprintf(dir, sizeof dir, "%s/wait-tool.XXXXXX", tmp);
-    if (r < 0 || (size_t)r >= sizeof dir || !mkdtemp(dir)) {
-        perror("wait-tool: mkdtemp");
+    if (example_mkdtemp(dir, "wait-tool") < 0)
         return 1;
-    }
     w.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     CHECK(w.dirfd >= 0);
     CHECK(osev_ctx_new(NULL, &ctx) == 0);
