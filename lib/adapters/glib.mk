@@ -17,7 +17,7 @@ dist_man3_MANS += docs/man/osev_glib_attach.3 docs/man/osev_glib_detach.3 \
 if HAVE_CHECK
 check_PROGRAMS += tests/adapters/test-glib tests/adapters/test-glib-host
 TESTS += tests/adapters/test-glib tests/adapters/test-glib-host
-tests_adapters_test_glib_SOURCES = tests/adapters/test-glib.c
+tests_adapters_test_glib_SOURCES = tests/adapters/test-glib.c $(OSEV_GLIB_PROBE)
 tests_adapters_test_glib_CPPFLAGS = $(OSEV_SCENARIO_CPPFLAGS) $(GLIB_CFLAGS) $(CHECK_CFLAGS)
 tests_adapters_test_glib_LDADD = lib/adapters/libosevent-glib.la $(OSEV_SCENARIO_LDADD) $(GLIB_LIBS)
 # The host bridge has its own suite (not the push scenario).

@@ -24,6 +24,9 @@ OSEV_SCENARIO_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests \
 	-I$(top_srcdir)/tests/adapters
 OSEV_SCENARIO_LDADD = tests/adapters/libscenario.la lib/libosevent.la \
 	$(CHECK_LIBS)
+# What a GMainContext polls: compiled into the tests that look into GLib
+# (test-glib, test-virt, test-verto's glib module), only where it is found.
+OSEV_GLIB_PROBE = tests/adapters/glib-probe.c tests/adapters/glib-probe.h
 
 TESTS += tests/adapters/symbols.sh
 EXTRA_DIST += tests/adapters/symbols.sh

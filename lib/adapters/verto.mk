@@ -19,6 +19,7 @@ tests_adapters_test_verto_LDADD = lib/adapters/libosevent-verto.la $(OSEV_SCENAR
 # verto cannot say what a context holds: the test makes its contexts over
 # loops of its own (verto_convert_glib/_libev) and asks those loops.
 if HAVE_VERTO_GLIB
+tests_adapters_test_verto_SOURCES += $(OSEV_GLIB_PROBE)
 tests_adapters_test_verto_CPPFLAGS += -DOSEV_TEST_VERTO_GLIB $(GLIB_CFLAGS)
 tests_adapters_test_verto_LDADD += -lverto-glib $(GLIB_LIBS)
 endif

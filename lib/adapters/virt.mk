@@ -31,7 +31,8 @@ if HAVE_CHECK
 if HAVE_GLIB
 check_PROGRAMS += tests/adapters/test-virt
 TESTS += tests/adapters/test-virt
-tests_adapters_test_virt_SOURCES = tests/adapters/test-virt.c
+tests_adapters_test_virt_SOURCES = tests/adapters/test-virt.c \
+	$(OSEV_GLIB_PROBE)
 tests_adapters_test_virt_CPPFLAGS = $(OSEV_SCENARIO_CPPFLAGS) $(VIRT_CFLAGS) \
 	$(GLIB_CFLAGS) $(CHECK_CFLAGS)
 tests_adapters_test_virt_LDADD = lib/adapters/libosevent-virt.la \

@@ -9,10 +9,19 @@
  * osev_event_check(), the hook-level count of registrations (distinct
  * fds, the wakeup fd among them, plus one timeout), and after detach a
  * foreign loop with nothing of ours in it.
+ *
+ * Around it, what every adapter must get right in its loop: detaching
+ * with registrations live, a merged mask and a mask that changes, a
+ * timeout armed late in a turn, a callback that detaches or frees the
+ * context while another fd is ready; and, where struct scenario_loop
+ * says they apply, POLLPRI refused and a timer added from another
+ * thread.
  */
 #include "scenario.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 enum { EV_OCCURS = 1, EV_CHECKED = 2 };
@@ -287,6 +296,333 @@ START_TEST(merged_mask_follows_watches)
 }
 END_TEST
 
+/*
+ * The main scenario never changes a registration's mask to another
+ * non-zero one, so fd_modify is tested here: a socket's registration
+ * grows from POLLIN to POLLIN|POLLOUT (the new bit must be reported) and
+ * shrinks back (the old bit must be gone from the foreign watch: left
+ * there, the always-writable socket would wake the loop on every turn
+ * before the timer fires, which the turn count shows).
+ */
+struct mask {
+    int in_calls, out_calls, timer_calls;
+};
+
+static void in_cb(osev_fd *w, int fd, short revents, void *arg)
+{
+    struct mask *M = arg;
+
+    (void)w;
+    ck_assert(revents & POLLIN);
+    tu_drain(fd);
+    M->in_calls++;
+}
+
+static void out_cb(osev_fd *w, int fd, short revents, void *arg)
+{
+    struct mask *M = arg;
+
+    (void)w, (void)fd;
+    ck_assert(revents & POLLOUT);
+    M->out_calls++;
+}
+
+static void mask_timer_cb(osev_timer *t, osev_time now, void *arg)
+{
+    struct mask *M = arg;
+
+    (void)t, (void)now;
+    M->timer_calls++;
+}
+
+/* Turns of the foreign loop until *count reaches @want (5 s at most). */
+static int turn_until(void *loop, const int *count, int want)
+{
+    osev_time until = osev_now() + osev_s(5);
+    int turns = 0;
+
+    while (*count < want) {
+        ck_assert_msg(osev_now() < until, "timed out");
+        L->iterate(loop);
+        turns++;
+    }
+    return turns;
+}
+
+START_TEST(mask_change)
+{
+    void *loop = L->loop_new();
+    osev_ctx *ctx = tu_ctx_new();
+    struct osev_hook_stats st = { .size = sizeof st };
+    struct mask M = { 0 };
+    osev_fd *rd, *wr;
+    osev_timer *t;
+    int sv[2];
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+                                SOCK_CLOEXEC, 0, sv), 0);
+    ck_assert_osev_ok(L->attach(ctx, loop));
+    ck_assert_osev_ok(osev_fd_add(ctx, sv[0], POLLIN, in_cb, &M, &rd));
+    ck_assert_osev_ok(osev_fd_add(ctx, sv[0], POLLOUT, out_cb, &M, &wr));
+    turn_until(loop, &M.out_calls, 1);
+    osev_fd_remove(wr);
+    tu_write_byte(sv[1]);
+    turn_until(loop, &M.in_calls, 1);
+
+    ck_assert_osev_ok(osev_timer_add(ctx, osev_now() + osev_ms(50),
+                                     mask_timer_cb, &M, &t));
+    ck_assert_int_le(turn_until(loop, &M.timer_calls, 1), 5);
+    ck_assert_int_eq(M.out_calls, 1);
+
+    ck_assert_osev_ok(osev_get_hook_stats(ctx, &st));
+    ck_assert_uint_eq(st.fd_modifies, 2);
+    ck_assert_uint_eq(st.fd_regs, 2); /* the socket and the wakeup fd */
+    if (L->foreign_count)
+        ck_assert_int_eq(L->foreign_count(loop), 2);
+    osev_ctx_free(ctx); /* watch and timer go with it */
+    ck_assert(L->is_empty(loop));
+    L->loop_free(loop);
+    close(sv[0]), close(sv[1]);
+}
+END_TEST
+
+struct slow {
+    osev_ctx *ctx;
+    osev_timer *t2;
+    osev_time t2_deadline;
+    int t2_calls;
+};
+
+static void slow_t2_cb(osev_timer *t, osev_time now, void *arg)
+{
+    struct slow *S = arg;
+
+    (void)t;
+    ck_assert_int_ge(now, S->t2_deadline);
+    S->t2_calls++;
+}
+
+/* A slow callback: its work is simulated by spinning, not waited for. */
+static void slow_t1_cb(osev_timer *t, osev_time now, void *arg)
+{
+    struct slow *S = arg;
+
+    (void)t;
+    while (osev_now() < now + osev_ms(30))
+        ;
+    S->t2_deadline = osev_now() + osev_ms(10);
+    ck_assert_osev_ok(osev_timer_add(S->ctx, S->t2_deadline, slow_t2_cb, S,
+                                     &S->t2));
+}
+
+/* A timeout armed late in a turn counts from the real time, not from the
+ * loop's cached one: it fires once, on time, with no early expiry that
+ * osevent must re-arm (one timeout_modify: t1's fired timeout to t2).
+ * Where the loop cannot help it, on time is all that holds. */
+START_TEST(timeout_armed_late_in_turn_not_early)
+{
+    void *loop = L->loop_new();
+    struct slow S = { .ctx = tu_ctx_new() };
+    struct osev_hook_stats st = { .size = sizeof st };
+    osev_timer *t1;
+
+    ck_assert_osev_ok(L->attach(S.ctx, loop));
+    ck_assert_osev_ok(osev_timer_add(S.ctx, osev_now(), slow_t1_cb, &S, &t1));
+    while (S.t2_calls == 0)
+        L->iterate(loop);
+    ck_assert_osev_ok(osev_get_hook_stats(S.ctx, &st));
+    ck_assert_uint_eq(st.timeout_registers, 1);
+    if (L->timeout_from_turn_start)
+        ck_assert_uint_ge(st.timeout_modifies, 1);
+    else
+        ck_assert_uint_eq(st.timeout_modifies, 1);
+    ck_assert_uint_eq(st.timeout_regs, 0);
+
+    osev_timer_remove(t1);
+    osev_timer_remove(S.t2);
+    osev_ctx_free(S.ctx);
+    ck_assert(L->is_empty(loop));
+    L->loop_free(loop);
+}
+END_TEST
+
+struct two {
+    osev_ctx *ctx;
+    void *loop;
+    int a[2], b[2];
+    osev_fd *wa, *wb;
+    int calls;
+    bool free_ctx; /* the first callback frees the context, else detaches */
+};
+
+static void two_cb(osev_fd *w, int fd, short revents, void *arg)
+{
+    struct two *T = arg;
+
+    (void)w, (void)revents;
+    tu_drain(fd);
+    if (T->calls++ > 0)
+        return;
+    if (T->free_ctx) {
+        osev_ctx_free(T->ctx);
+        T->ctx = NULL;
+    } else {
+        L->detach(T->ctx);
+    }
+}
+
+/* Two fds ready in one turn of the foreign loop; the first callback ends
+ * the attachment: the second is not reported through the loop, and the
+ * loop is left empty, not holding a dangling registration (the memory
+ * checkers see any use after free). */
+static void end_in_callback(bool free_ctx)
+{
+    struct two T = { .free_ctx = free_ctx };
+
+    T.loop = L->loop_new();
+    T.ctx = tu_ctx_new();
+    tu_pipe(T.a);
+    tu_pipe(T.b);
+    ck_assert_osev_ok(osev_fd_add(T.ctx, T.a[0], POLLIN, two_cb, &T, &T.wa));
+    ck_assert_osev_ok(osev_fd_add(T.ctx, T.b[0], POLLIN, two_cb, &T, &T.wb));
+    ck_assert_osev_ok(L->attach(T.ctx, T.loop));
+    tu_write_byte(T.a[1]);
+    tu_write_byte(T.b[1]);
+    while (T.calls == 0)
+        L->iterate(T.loop);
+    ck_assert_int_eq(T.calls, 1);
+    ck_assert(L->is_empty(T.loop)); /* may run the loop: still nothing */
+    ck_assert_int_eq(T.calls, 1);
+    if (T.ctx) { /* detached: the other watch still works, pulled */
+        while (T.calls < 2)
+            ck_assert_int_ge(osev_loop_once(T.ctx, osev_now() + osev_s(5)), 0);
+        osev_ctx_free(T.ctx);
+    }
+    L->loop_free(T.loop);
+    close(T.a[0]), close(T.a[1]), close(T.b[0]), close(T.b[1]);
+}
+
+START_TEST(detach_from_callback)
+{
+    end_in_callback(false);
+}
+END_TEST
+
+START_TEST(ctx_free_from_callback)
+{
+    end_in_callback(true);
+}
+END_TEST
+
+static void count_fd(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)revents;
+    tu_drain(fd);
+    ++*(int *)arg;
+}
+
+/* A POLLPRI watch taken in pull mode makes attaching fail, all or none;
+ * once it is gone, attaching works. */
+static void attach_refused_for_pollpri(osev_ctx *ctx, void *loop, int fd)
+{
+    osev_fd *pri;
+    int calls = 0;
+
+    ck_assert_osev_ok(osev_fd_add(ctx, fd, POLLPRI, count_fd, &calls, &pri));
+    ck_assert_osev_err(L->attach(ctx, loop), -EINVAL);
+    ck_assert(L->is_empty(loop)); /* the wakeup fd's went back out */
+    osev_fd_remove(pri);
+    ck_assert_osev_ok(L->attach(ctx, loop));
+}
+
+/* For loops that refuse POLLPRI: refused when adding (the registry
+ * unchanged), when attaching and when a mask grows to it, the old watch
+ * left working; never watched as something else. */
+START_TEST(pollpri_refused)
+{
+    struct world W = { .loop = L->loop_new(), .ctx = tu_ctx_new() };
+    osev_fd *w, *pri;
+    int p[2], calls = 0;
+
+    tu_pipe(p);
+    ck_assert_osev_ok(L->attach(W.ctx, W.loop));
+    check_regs(&W, 1, 0); /* the wakeup fd */
+    ck_assert_osev_err(osev_fd_add(W.ctx, p[0], POLLIN | POLLPRI, count_fd,
+                                   &calls, &w),
+                       -EINVAL);
+    check_regs(&W, 1, 0);
+    L->detach(W.ctx);
+    ck_assert(L->is_empty(W.loop));
+    attach_refused_for_pollpri(W.ctx, W.loop, p[0]); /* after a detach */
+    osev_ctx_free(W.ctx);
+    ck_assert(L->is_empty(W.loop));
+
+    W.ctx = tu_ctx_new();
+    attach_refused_for_pollpri(W.ctx, W.loop, p[0]); /* never attached */
+    ck_assert_osev_ok(osev_fd_add(W.ctx, p[0], POLLIN, count_fd, &calls, &w));
+    ck_assert_osev_err(osev_fd_add(W.ctx, p[1], POLLPRI, count_fd, &calls,
+                                   &pri),
+                       -EINVAL);
+    ck_assert_osev_err(osev_fd_add(W.ctx, p[0], POLLPRI, count_fd, &calls,
+                                   &pri),
+                       -EINVAL);
+    ck_assert_osev_err(osev_fd_modify(w, POLLIN | POLLPRI), -EINVAL);
+    check_regs(&W, 2, 0);
+    tu_write_byte(p[1]);
+    ITERATE_UNTIL(&W, calls > 0);
+    ck_assert_int_eq(calls, 1);
+
+    osev_fd_remove(w);
+    osev_ctx_free(W.ctx);
+    ck_assert(L->is_empty(W.loop));
+    L->loop_free(W.loop);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
+struct adder {
+    osev_ctx *ctx;
+    int calls;
+};
+
+static void count_timer(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t, (void)now;
+    ++*(int *)arg;
+}
+
+static void *add_timer_thread(void *arg)
+{
+    struct adder *A = arg;
+    osev_timer *t;
+
+    ck_assert_osev_ok(osev_timer_add(A->ctx, 0, count_timer, &A->calls, &t));
+    return NULL;
+}
+
+/* For loops callable from any thread: a timer added from another thread
+ * while the loop blocks with no timeout; the registration the adapter
+ * makes from that thread wakes the loop, which then runs it. */
+START_TEST(timer_from_other_thread_wakes_loop)
+{
+    void *loop = L->loop_new();
+    struct adder A = { .ctx = tu_ctx_new() };
+    osev_time until = osev_now() + osev_s(5);
+    pthread_t th;
+
+    ck_assert_osev_ok(L->attach(A.ctx, loop));
+    ck_assert_int_eq(pthread_create(&th, NULL, add_timer_thread, &A), 0);
+    while (A.calls == 0) {
+        ck_assert(osev_now() < until);
+        L->iterate(loop);
+    }
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    osev_ctx_free(A.ctx);
+    ck_assert(L->is_empty(loop));
+    L->loop_free(loop);
+}
+END_TEST
+
 int scenario_main(const struct scenario_loop *loop)
 {
     Suite *s = suite_create(loop->name);
@@ -297,6 +633,14 @@ int scenario_main(const struct scenario_loop *loop)
     tcase_add_test(tc, scenario_in_real_loop);
     tcase_add_test(tc, detach_leaves_loop_empty_and_pull_works);
     tcase_add_test(tc, merged_mask_follows_watches);
+    tcase_add_test(tc, mask_change);
+    tcase_add_test(tc, timeout_armed_late_in_turn_not_early);
+    tcase_add_test(tc, detach_from_callback);
+    tcase_add_test(tc, ctx_free_from_callback);
+    if (loop->refuses_pollpri)
+        tcase_add_test(tc, pollpri_refused);
+    if (loop->any_thread)
+        tcase_add_test(tc, timer_from_other_thread_wakes_loop);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

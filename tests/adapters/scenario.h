@@ -28,6 +28,26 @@ struct scenario_loop {
      * context free must get it there.  May run the loop once (libuv
      * closes handles asynchronously). */
     bool (*is_empty)(void *loop);
+
+    /* Optional tests, by what the loop can do; false leaves them out. */
+
+    /* The loop has no urgent-data event: the adapter refuses POLLPRI when
+     * a watch is added, when it attaches (all or none) and when a mask
+     * grows to it, and the watches it took go on working. */
+    bool refuses_pollpri;
+    /* The loop's own calls may be made from any thread: a timer added
+     * from another thread while the loop blocks wakes it. */
+    bool any_thread;
+
+    /* Known gaps: what this loop does not do as every other one does (the
+     * reason stands where the flag is set).  The default, false, is the
+     * rule. */
+
+    /* The loop counts a timeout from the time it cached at the start of
+     * its turn, and the adapter cannot refresh that time: a timeout armed
+     * late in a turn expires early and osevent re-arms it (it still runs
+     * on time, after more than one timeout_modify). */
+    bool timeout_from_turn_start;
 };
 
 /* Run the scenario suite for @loop; returns the process exit status. */

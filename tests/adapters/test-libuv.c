@@ -7,8 +7,6 @@
 #include "scenario.h"
 
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <uv.h>
 
@@ -85,105 +83,7 @@ static const struct scenario_loop libuv_loop = {
     .is_empty = is_empty,
 };
 
-/*
- * The shared scenario never changes a registration's mask to another
- * non-zero one, so fd_change is tested here: a socket's registration
- * grows from POLLIN to POLLIN|POLLOUT (the new bit must be reported) and
- * shrinks back (the old bit must be gone from the foreign watch: left
- * there, the always-writable socket would wake the loop on every turn
- * before the timer fires, which the turn count shows).
- */
-static const struct scenario_loop *X;
-static int in_calls, out_calls, timer_calls;
-
-static void in_cb(osev_fd *w, int fd, short revents, void *arg)
-{
-    (void)w, (void)arg;
-    ck_assert(revents & POLLIN);
-    tu_drain(fd);
-    in_calls++;
-}
-
-static void out_cb(osev_fd *w, int fd, short revents, void *arg)
-{
-    (void)w, (void)fd, (void)arg;
-    ck_assert(revents & POLLOUT);
-    out_calls++;
-}
-
-static void timer_cb(osev_timer *t, osev_time now, void *arg)
-{
-    (void)t, (void)now, (void)arg;
-    timer_calls++;
-}
-
-/* Turns of the foreign loop until *count reaches @want (5 s at most). */
-static int turn_until(void *loop, const int *count, int want)
-{
-    osev_time until = osev_now() + osev_s(5);
-    int turns = 0;
-
-    while (*count < want) {
-        ck_assert_msg(osev_now() < until, "timed out");
-        X->iterate(loop);
-        turns++;
-    }
-    return turns;
-}
-
-START_TEST(mask_change)
-{
-    void *loop = X->loop_new();
-    osev_ctx *ctx = tu_ctx_new();
-    struct osev_hook_stats st = { .size = sizeof st };
-    osev_fd *rd, *wr;
-    osev_timer *t;
-    int sv[2];
-
-    in_calls = out_calls = timer_calls = 0;
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-                                SOCK_CLOEXEC, 0, sv), 0);
-    ck_assert_osev_ok(X->attach(ctx, loop));
-    ck_assert_osev_ok(osev_fd_add(ctx, sv[0], POLLIN, in_cb, NULL, &rd));
-    ck_assert_osev_ok(osev_fd_add(ctx, sv[0], POLLOUT, out_cb, NULL, &wr));
-    turn_until(loop, &out_calls, 1);
-    osev_fd_remove(wr);
-    tu_write_byte(sv[1]);
-    turn_until(loop, &in_calls, 1);
-
-    ck_assert_osev_ok(osev_timer_add(ctx, osev_now() + osev_ms(50), timer_cb,
-                                     NULL, &t));
-    ck_assert_int_le(turn_until(loop, &timer_calls, 1), 5);
-    ck_assert_int_eq(out_calls, 1);
-
-    ck_assert_osev_ok(osev_get_hook_stats(ctx, &st));
-    ck_assert_uint_eq(st.fd_modifies, 2);
-    ck_assert_uint_eq(st.fd_regs, 2); /* the socket and the wakeup fd */
-    if (X->foreign_count)
-        ck_assert_int_eq(X->foreign_count(loop), 2);
-    osev_ctx_free(ctx); /* watch and timer go with it */
-    ck_assert(X->is_empty(loop));
-    X->loop_free(loop);
-    close(sv[0]), close(sv[1]);
-}
-END_TEST
-
-static int run_extra(const struct scenario_loop *sl)
-{
-    Suite *s = suite_create(sl->name);
-    TCase *tc = tcase_create("mask-change");
-
-    X = sl;
-    tcase_set_timeout(tc, 20);
-    tcase_add_test(tc, mask_change);
-    suite_add_tcase(s, tc);
-    return tu_run_suite(s);
-}
-
 int main(void)
 {
-    int a = scenario_main(&libuv_loop), b = run_extra(&libuv_loop);
-
-    return a == EXIT_SUCCESS && b == EXIT_SUCCESS ? EXIT_SUCCESS
-                                                  : EXIT_FAILURE;
+    return scenario_main(&libuv_loop);
 }

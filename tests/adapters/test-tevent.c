@@ -13,7 +13,6 @@
 #include "scenario.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 
 #include <talloc.h>
 #include <tevent.h>
@@ -24,29 +23,28 @@ struct held {
     int fds, timers;
 };
 
+/* Attached minus detached, by one trace callback's point. */
+static void count_trace(int *n, enum tevent_event_trace_point p)
+{
+    if (p == TEVENT_EVENT_TRACE_ATTACH)
+        ++*n;
+    else if (p == TEVENT_EVENT_TRACE_DETACH)
+        --*n;
+}
+
 static void trace_fd(struct tevent_fd *fde, enum tevent_event_trace_point p,
                      void *arg)
 {
-    struct held *h = arg;
-
     (void)fde;
-    if (p == TEVENT_EVENT_TRACE_ATTACH)
-        h->fds++;
-    else if (p == TEVENT_EVENT_TRACE_DETACH)
-        h->fds--;
+    count_trace(&((struct held *)arg)->fds, p);
 }
 
 /* tevent_update_timer() traces a detach and an attach: the sum holds. */
 static void trace_timer(struct tevent_timer *te,
                         enum tevent_event_trace_point p, void *arg)
 {
-    struct held *h = arg;
-
     (void)te;
-    if (p == TEVENT_EVENT_TRACE_ATTACH)
-        h->timers++;
-    else if (p == TEVENT_EVENT_TRACE_DETACH)
-        h->timers--;
+    count_trace(&((struct held *)arg)->timers, p);
 }
 
 static struct held *held(void *loop)
@@ -113,6 +111,7 @@ static bool tev_is_empty(void *loop)
     return h->fds == 0 && h->timers == 0;
 }
 
+/* The poll backend; main() makes the epoll one from it. */
 static const struct scenario_loop tevent_poll_loop = {
     .name = "tevent-poll",
     .loop_new = tev_loop_new_poll,
@@ -122,74 +121,19 @@ static const struct scenario_loop tevent_poll_loop = {
     .iterate = tev_iterate,
     .foreign_count = tev_foreign_count,
     .is_empty = tev_is_empty,
+    .refuses_pollpri = true, /* TEVENT_FD_READ is POLLIN|POLLHUP */
 };
-
-static const struct scenario_loop tevent_epoll_loop = {
-    .name = "tevent-epoll",
-    .loop_new = tev_loop_new_epoll,
-    .loop_free = tev_loop_free,
-    .attach = tev_attach,
-    .detach = osev_tevent_detach,
-    .iterate = tev_iterate,
-    .foreign_count = tev_foreign_count,
-    .is_empty = tev_is_empty,
-};
-
-static void nop_cb(osev_fd *w, int fd, short revents, void *arg)
-{
-    (void)w, (void)fd, (void)revents, (void)arg;
-}
-
-/* tevent cannot watch POLLPRI: refused at add (the registry unchanged)
- * and at attach (all or none), never watched as something else. */
-START_TEST(pollpri_refused)
-{
-    void *loop = tev_loop_new_poll();
-    osev_ctx *ctx = tu_ctx_new();
-    osev_fd *w;
-    int p[2];
-
-    tu_pipe(p);
-    ck_assert_osev_ok(osev_tevent_attach(ctx, loop));
-    ck_assert_int_eq(tev_foreign_count(loop), 1); /* the wakeup fd */
-    ck_assert_osev_err(osev_fd_add(ctx, p[0], POLLIN | POLLPRI, nop_cb, NULL,
-                                   &w),
-                       -EINVAL);
-    ck_assert_int_eq(tev_foreign_count(loop), 1);
-    osev_tevent_detach(ctx);
-    ck_assert(tev_is_empty(loop));
-
-    /* Pull mode takes it; attaching then fails and registers nothing. */
-    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLPRI, nop_cb, NULL, &w));
-    ck_assert_osev_err(osev_tevent_attach(ctx, loop), -EINVAL);
-    ck_assert(tev_is_empty(loop));
-    osev_fd_remove(w);
-    ck_assert_osev_ok(osev_tevent_attach(ctx, loop));
-    osev_ctx_free(ctx);
-    ck_assert(tev_is_empty(loop));
-    tev_loop_free(loop);
-    close(p[0]), close(p[1]);
-}
-END_TEST
-
-static int extra_main(void)
-{
-    Suite *s = suite_create("tevent");
-    TCase *tc = tcase_create("tevent-only");
-
-    tcase_add_test(tc, pollpri_refused);
-    suite_add_tcase(s, tc);
-    return tu_run_suite(s);
-}
 
 int main(void)
 {
-    int poll_rc = scenario_main(&tevent_poll_loop);
-    int epoll_rc = scenario_main(&tevent_epoll_loop);
-    int extra_rc = extra_main();
+    struct scenario_loop epoll_loop = tevent_poll_loop;
+    int poll_rc, epoll_rc;
 
-    return poll_rc != EXIT_SUCCESS || epoll_rc != EXIT_SUCCESS ||
-                   extra_rc != EXIT_SUCCESS
-               ? EXIT_FAILURE
-               : EXIT_SUCCESS;
+    epoll_loop.name = "tevent-epoll";
+    epoll_loop.loop_new = tev_loop_new_epoll;
+    poll_rc = scenario_main(&tevent_poll_loop);
+    epoll_rc = scenario_main(&epoll_loop);
+
+    return poll_rc != EXIT_SUCCESS || epoll_rc != EXIT_SUCCESS ? EXIT_FAILURE
+                                                               : EXIT_SUCCESS;
 }

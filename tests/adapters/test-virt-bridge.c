@@ -73,22 +73,14 @@ static void ff_count(void *opaque)
     F->calls++;
 }
 
-static int remove_handle(struct freed *F, int watch)
+/* @remove (virEventRemoveHandle or virEventRemoveTimeout) on @id, with
+ * F->in_remove set around it: ff must not run from inside. */
+static int remove_flagged(struct freed *F, int (*remove)(int), int id)
 {
     int r;
 
     F->in_remove = true;
-    r = virEventRemoveHandle(watch);
-    F->in_remove = false;
-    return r;
-}
-
-static int remove_timeout(struct freed *F, int timer)
-{
-    int r;
-
-    F->in_remove = true;
-    r = virEventRemoveTimeout(timer);
+    r = remove(id);
     F->in_remove = false;
     return r;
 }
@@ -124,7 +116,7 @@ START_TEST(register_once_then_replace_freed)
     ck_assert_osev_ok(osev_virt_register_impl(ctx2));
     id2 = virEventAddTimeout(-1, never_timer, &F, ff_count);
     ck_assert_int_gt(id2, id1);
-    ck_assert_int_eq(remove_timeout(&F, id2), 0);
+    ck_assert_int_eq(remove_flagged(&F, virEventRemoveTimeout, id2), 0);
     settle(ctx2);
     ck_assert_int_eq(F.calls, 2);
     osev_ctx_free(ctx2);
@@ -152,8 +144,9 @@ static void on_handle(int watch, int fd, int events, void *opaque)
     if (events & VIR_EVENT_HANDLE_READABLE)
         while (read(fd, buf, sizeof buf) > 0)
             ;
+    /* Its own handle, from its own callback. */
     if ((events & VIR_EVENT_HANDLE_HANGUP) && H->remove_on_hangup)
-        ck_assert_int_eq(remove_handle(&H->F, watch), 0); /* its own */
+        ck_assert_int_eq(remove_flagged(&H->F, virEventRemoveHandle, watch), 0);
 }
 
 /* Events translated both ways, a mask of 0 polled for nothing, removal
@@ -220,7 +213,7 @@ START_TEST(handle_ff_after_remove)
                            ff_count);
     ck_assert_int_gt(id, 0);
     tu_write_byte(p[1]); /* ready, but removed before any pass */
-    ck_assert_int_eq(remove_handle(&H.F, id), 0);
+    ck_assert_int_eq(remove_flagged(&H.F, virEventRemoveHandle, id), 0);
     ck_assert_int_eq(H.F.calls, 0);
     ck_assert_int_eq(tu_needed(ctx), 1);
     settle(ctx);
@@ -251,7 +244,8 @@ static void on_timer(int timer, void *opaque)
         virEventUpdateTimeout(timer, -1);
     if (T->remove_next) {
         T->remove_next = false;
-        ck_assert_int_eq(remove_timeout(&T->F, timer), 0);
+        ck_assert_int_eq(remove_flagged(&T->F, virEventRemoveTimeout, timer),
+                         0);
     }
 }
 
@@ -319,7 +313,7 @@ static void post_and_remove(int timer, void *opaque)
 
     ck_assert_ptr_nonnull(ev);
     osev_event_post(X->ctx, ev);
-    ck_assert_int_eq(remove_timeout(&X->F, timer), 0);
+    ck_assert_int_eq(remove_flagged(&X->F, virEventRemoveTimeout, timer), 0);
 }
 
 static void *add_from_thread(void *arg)

@@ -1,0 +1,21 @@
+/*
+ * glib-probe.c - what a GMainContext would poll (see glib-probe.h).
+ */
+#include "testutil.h" /* first: config.h */
+
+#include "glib-probe.h"
+
+int glib_probe_count(GMainContext *gctx)
+{
+    GPollFD fds[64];
+    gint prio, timeout, n;
+
+    ck_assert(g_main_context_acquire(gctx));
+    g_main_context_prepare(gctx, &prio);
+    /* G_MAXINT: every source's fds, not only those of the ready ones. */
+    n = g_main_context_query(gctx, G_MAXINT, &timeout, fds, G_N_ELEMENTS(fds));
+    g_main_context_release(gctx);
+    ck_assert_int_ge(n, 1); /* GLib's own wakeup fd */
+    ck_assert_int_le(n, (int)G_N_ELEMENTS(fds));
+    return n - 1 + (timeout >= 0);
+}
