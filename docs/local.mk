@@ -7,6 +7,8 @@ dist_man3_MANS += \
 	docs/man/osev_afterselect.3 \
 	docs/man/osev_beforepoll.3 \
 	docs/man/osev_beforeselect.3 \
+	docs/man/osev_child_add.3 \
+	docs/man/osev_child_remove.3 \
 	docs/man/osev_ctx_free.3 \
 	docs/man/osev_ctx_new.3 \
 	docs/man/osev_defer.3 \
@@ -33,7 +35,10 @@ dist_man3_MANS += \
 	docs/man/osev_occurred_fd.3 \
 	docs/man/osev_occurred_timeout.3 \
 	docs/man/osev_s.3 \
+	docs/man/osev_schedule.3 \
 	docs/man/osev_set_hooks.3 \
+	docs/man/osev_signal_add.3 \
+	docs/man/osev_signal_remove.3 \
 	docs/man/osev_strerror.3 \
 	docs/man/osev_timer_add.3 \
 	docs/man/osev_timer_remove.3 \
@@ -43,4 +48,4 @@ dist_man3_MANS += \
 	docs/man/osevent.3
 
 TESTS += docs/man-lint.sh
-EXTRA_DIST += docs/man-lint.sh docs/guide.md docs/design.md
+EXTRA_DIST += docs/man-lint.sh docs/guide.md docs/design.md docs/threads.md

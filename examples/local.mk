@@ -17,6 +17,14 @@ EXTRA_DIST += examples/poll-loop-selftest.sh examples/wait-tool-selftest.sh \
 	examples/demo.sh
 CLEANFILES += examples/poll-loop.valgrind examples/wait-tool.valgrind
 
+# Worker threads handing results to the loop's thread with osev_schedule().
+noinst_PROGRAMS += examples/thread-proxy
+examples_thread_proxy_SOURCES = examples/thread-proxy.c
+examples_thread_proxy_LDADD = lib/libosevent.la
+TESTS += examples/thread-proxy-selftest.sh
+EXTRA_DIST += examples/thread-proxy-selftest.sh
+CLEANFILES += examples/thread-proxy.valgrind
+
 # The same producer in a GMainLoop, through the GLib adapter.
 EXAMPLES_DEMO_OPTIONAL =
 if HAVE_GLIB

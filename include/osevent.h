@@ -134,12 +134,14 @@ OSEV_EXPORT int osev_ctx_new(const struct osev_ctx_opts *opts,
 /*
  * osev_ctx_free - end a context: every watch and timer ends (each release
  * runs once, here), queued events and pending deferred calls are dropped
- * without being run, and every fd osevent opened is closed; fds the caller
+ * without being run, pending osev_schedule() calls are dropped with their
+ * release, and every fd osevent opened is closed; fds the caller
  * registered are never closed.  NULL is fine.
  * Called from inside a callback of the same context, the free takes effect
  * when the dispatch pass that ran the callback returns; callbacks not yet
  * run in that pass are not run.  Must not be called while another thread
- * uses the context.
+ * uses the context.  In a child of fork(), freeing an inherited context
+ * leaves the parent's use of it intact (see "Fork" below).
  */
 OSEV_EXPORT void osev_ctx_free(osev_ctx *ctx);
 
@@ -362,7 +364,8 @@ OSEV_EXPORT int osev_event_set_hooks(osev_ctx *ctx,
  *   room is 0, to ask the number.
  * @timeout_ms_io: poll(2)'s timeout (negative: infinite), only ever
  *   lowered, rounded up to whole milliseconds so poll never wakes early;
- *   0 while deferred calls or event_occurs deliveries are pending.
+ *   0 while deferred or scheduled calls or event_occurs deliveries are
+ *   pending.
  * @now: osev_now(), or 0 to have it read.
  * Returns 0; -ENOBUFS when the room is short (then *nfds_io is the number
  * needed and nothing else is written); -EINVAL.
@@ -534,6 +537,119 @@ OSEV_EXPORT int osev_get_hook_stats(osev_ctx *ctx,
                                     struct osev_hook_stats *stats_io);
 
 /* ------------------------------------------------------------------ */
+/* Signals and child processes                                         */
+/* ------------------------------------------------------------------ */
+
+typedef struct osev_signal osev_signal;
+
+/*
+ * osev_signal_add - call cb(s, signo, arg) from a dispatch pass after
+ * @signo is delivered to the process.
+ * Signals reach the context through ordinary registry fds, so this works
+ * in every mode (pull, push, the built-in loop).  No osevent code runs in
+ * a signal handler beyond forwarding the signal to an fd.  Arrivals
+ * between two passes coalesce into one call; a signal that arrives while
+ * nothing polls is delivered at the next dispatch.  Every watch of @signo
+ * in the process gets it, in whatever context: two contexts (or two
+ * watches in one) watching SIGTERM are each called for one SIGTERM.
+ *
+ * While the process has a watch of @signo, osevent owns its disposition:
+ * a forwarding handler (SA_RESTART) replaces yours, so the signal never
+ * takes its default action and your handler does not run.  When the last
+ * watch goes, the disposition you had is put back, unless you installed
+ * another meanwhile, which is then left alone.
+ * osevent never changes a signal mask, and a watched signal is delivered
+ * whether your threads block it or not: a thread that leaves it unblocked
+ * runs the forwarding handler, and where it is blocked osevent reads it
+ * from a signalfd (Linux).  To have no handler run at all and no system
+ * call interrupted, block the signal in every thread (pthread_sigmask in
+ * main before creating threads).  On the self-pipe path (systems without
+ * signalfd, or OSEV_SIGNAL_BACKEND=pipe in the environment when the
+ * context adds its first signal watch) a blocked signal stays pending:
+ * leave it unblocked in at least one thread.  A signal sent to one thread
+ * (pthread_kill, raise in a threaded program) that this thread blocks is
+ * read only if that thread is the one dispatching.
+ *
+ * @signo: 1 to NSIG - 1, except SIGKILL and SIGSTOP (they cannot be
+ *   caught) and SIGSEGV, SIGBUS, SIGFPE and SIGILL (a handler that
+ *   returns would turn a fault into an endless loop of faults).
+ * @s_out: receives the watch, the caller's until osev_signal_remove().
+ * Opens an eventfd per watch and, per context with signal watches, a dup
+ * of the process-wide self-pipe and signalfd; all close with the watches.
+ * Returns 0, -EINVAL (NULL ctx, cb or s_out; a bad @signo, or one the C
+ * library reserves), -ENOMEM, or the errno of a failed fd creation or
+ * sigaction.  May be called from a callback and any thread; never from a
+ * signal handler.
+ */
+OSEV_EXPORT int osev_signal_add(osev_ctx *ctx, int signo,
+                                void (*cb)(osev_signal *s, int signo,
+                                           void *arg),
+                                void *arg, osev_signal **s_out);
+
+/*
+ * osev_signal_remove - end @s: it is not called again, even if its signal
+ * already arrived.  With the last watch of its signal in the process the
+ * application's disposition comes back (see osev_signal_add()).  The
+ * handle is freed at the next dispatch point, as osev_fd_remove() says.
+ * NULL is fine.  May be called from a callback, its own included, and any
+ * thread.
+ */
+OSEV_EXPORT void osev_signal_remove(osev_signal *s);
+
+typedef struct osev_child osev_child;
+
+/*
+ * osev_child_add - call cb(c, pid, status, arg) once, from a dispatch
+ * pass, when the child process @pid has exited; osevent reaps it.  A
+ * child that exited before this call is reported too.
+ * @status is as waitpid(2) gives it (WIFEXITED, WEXITSTATUS, WIFSIGNALED,
+ * WTERMSIG...), or -1, which matches none of those, when the status was
+ * lost: something else reaped the child first (your own wait, a second
+ * watch of the same pid, SIGCHLD set to SIG_IGN).  Stops and continues
+ * are not reported.
+ * osevent reaps only the children it is asked to watch, never with
+ * waitpid(-1): go on reaping your other children with waitpid on their
+ * pids.  Where the kernel has pidfd_open (Linux 5.3), the child is
+ * watched through a pidfd and SIGCHLD is not touched.  Elsewhere, or with
+ * OSEV_CHILD_BACKEND=sigchld in the environment, the context watches
+ * SIGCHLD as osev_signal_add() does, with its rules, and calls
+ * waitpid(pid, WNOHANG) for each child it watches on that path; then do
+ * not reap a watched child yourself: its pid could be reused by the time
+ * osevent looks.
+ * After the callback the watch stays allocated, inert, until
+ * osev_child_remove(), which the callback may call.
+ * @pid: a child of the calling process, not yet reaped.
+ * @c_out: receives the watch, the caller's until osev_child_remove().
+ * Returns 0, -EINVAL (NULL ctx, cb or c_out; @pid <= 0), -ECHILD (@pid is
+ * not an unreaped child of this process), -ENOMEM, or the errno of a
+ * failed fd creation.  May be called from a callback and any thread.
+ */
+OSEV_EXPORT int osev_child_add(osev_ctx *ctx, pid_t pid,
+                               void (*cb)(osev_child *c, pid_t pid,
+                                          int status, void *arg),
+                               void *arg, osev_child **c_out);
+
+/*
+ * osev_child_remove - end @c: its callback is not called (again).  If the
+ * child has not exited, osevent will not reap it: that is yours to do
+ * now.  The handle is freed at the next dispatch point, as
+ * osev_fd_remove() says.  NULL is fine.  May be called from a callback,
+ * its own included, and any thread.
+ */
+OSEV_EXPORT void osev_child_remove(osev_child *c);
+
+/*
+ * Fork.  A child of fork() may osev_ctx_free() a context it inherited
+ * without disturbing the parent, which keeps using it: the epoll set they
+ * share is closed before any fd is taken out of it (taking them out would
+ * take them out of the parent's set), and signal and child watches only
+ * close the child's copies of their fds, never reading from them or
+ * changing what they watch.  Freeing is the only use the child may make
+ * of an inherited context; it may make new contexts of its own, signal
+ * watches included.
+ */
+
+/* ------------------------------------------------------------------ */
 /* Own loop and the aggregate fd                                       */
 /* ------------------------------------------------------------------ */
 
@@ -590,6 +706,35 @@ OSEV_EXPORT int osev_dispatch(osev_ctx *ctx);
  * any thread; a burst of calls costs one wakeup.
  */
 OSEV_EXPORT void osev_wakeup(osev_ctx *ctx);
+
+/*
+ * osev_schedule - run fn(ctx, arg) once on the thread that dispatches
+ * @ctx, from its next dispatch pass, after the deferred calls: how another
+ * thread hands work or a result to the loop's thread (tevent's thread
+ * proxy).
+ * Order: calls run in the order they were queued, so the calls of each
+ * thread run in the order it made them.  A call made from a callback of
+ * @ctx runs in the next pass.
+ * Wakeup: whatever drives @ctx is woken through the wakeup fd (the
+ * built-in loop, osev_event_wait(), a poll() on the osev_beforepoll()
+ * array, the aggregate fd, a foreign loop through the hooks); the calls
+ * queued before the dispatching thread takes them cost one wakeup.
+ * While a call is pending, osev_beforepoll() gives timeout 0.
+ * Ownership: @arg passes with the call.  Once fn runs, arg is fn's.  If
+ * @ctx is freed first, fn is not run: release(arg) is called instead,
+ * once, from osev_ctx_free() (or from the pass whose callback freed the
+ * context), with no osevent lock held.  @release may be NULL.
+ * Returns 0, -EINVAL (NULL ctx or fn), -ENOMEM (nothing queued: arg is
+ * still the caller's and release is not called).
+ * From any thread and any callback; not from a hook (it takes the lock)
+ * nor a signal handler (it allocates: use osev_wakeup() there).  With
+ * OSEV_CTX_SINGLE_THREAD, only from the context's own thread.  The
+ * context must outlive the call: free it only once no thread can be in
+ * osev_schedule() on it (count the replies, or join the threads, first).
+ */
+OSEV_EXPORT int osev_schedule(osev_ctx *ctx,
+                              void (*fn)(osev_ctx *, void *arg),
+                              void (*release)(void *arg), void *arg);
 
 #ifdef __cplusplus
 }

@@ -138,6 +138,7 @@ bool osev__in_own_callback(const osev_ctx *ctx)
 bool osev__work_pending(const osev_ctx *ctx)
 {
     return !osev__list_empty(&ctx->deferred) ||
+           !osev__list_empty(&ctx->sched) ||
            !osev__list_empty(&ctx->ev_occur) ||
            !osev__list_empty(&ctx->ready);
 }
@@ -227,6 +228,7 @@ static void ctx_init_lists(osev_ctx *ctx)
     osev__list_init(&ctx->evq_all);
     osev__list_init(&ctx->ev_occur);
     osev__list_init(&ctx->waiters);
+    osev__list_init(&ctx->sched);
     for (unsigned i = 0; i <= OSEV_EVENT_TYPE_MAX; i++)
         osev__list_init(&ctx->evq_type[i]);
 }
@@ -325,10 +327,12 @@ void osev__ctx_destroy(osev_ctx *ctx)
     /* Close the epoll set first: removing fds from it one by one would
      * also remove them from a parent's set after fork(). */
     osev__ep_close(ctx);
+    osev__sigchild_end_all(ctx);
     osev__fds_end_all(ctx);
     osev__timers_end_all(ctx);
     while ((n = osev__list_pop(&ctx->deferred)) != NULL)
         osev__free(ctx, osev__container_of(n, struct osev__deferred, link));
+    osev__sched_drop_all(ctx); /* each release runs, lock released */
     osev__events_free_all(ctx);
     osev__release_ended(ctx);
 

@@ -6,10 +6,12 @@
  * first marks ready watches with osev__mark_fd(), then calls
  * osev__run_pass().  The pass reads top to bottom:
  *
- *   1. collect due timers, take the deferred calls and event deliveries
- *      made so far (what callbacks add now waits for the next pass);
+ *   1. collect due timers, take the deferred calls, the scheduled calls
+ *      (osev_schedule, thread.c) and event deliveries made so far (what
+ *      callbacks add now waits for the next pass);
  *   2. run ready fd callbacks, then due timers, then deferred calls, then
- *      event_occurs deliveries, each with the lock released;
+ *      scheduled calls, then event_occurs deliveries, each with the lock
+ *      released;
  *   3. release what was removed, from this clean stack.
  *
  * Nothing is freed while callbacks run: a removed watch or timer is only
@@ -112,24 +114,28 @@ static int run_deferred(osev_ctx *ctx, struct osev__list *batch)
  */
 int osev__run_pass(osev_ctx *ctx, osev_time now)
 {
-    struct osev__list deferred, occur;
+    struct osev__list deferred, sched, occur;
     int ran;
 
     osev__list_init(&deferred);
+    osev__list_init(&sched);
     osev__list_init(&occur);
     ctx->dispatching = true;
     ctx->dispatcher = pthread_self();
     osev__timers_collect_due(ctx, now);
     osev__list_splice(&deferred, &ctx->deferred);
+    osev__list_splice(&sched, &ctx->sched);
     osev__list_splice(&occur, &ctx->ev_occur);
 
     ran = run_ready_fds(ctx);
     ran += run_due_timers(ctx, now);
     ran += run_deferred(ctx, &deferred);
+    ran += osev__sched_run(ctx, &sched);
     osev__events_deliver(ctx, &occur, &ran);
 
     /* Left over only when a callback freed the context. */
     osev__list_splice(&ctx->deferred, &deferred);
+    osev__list_splice(&ctx->sched, &sched);
     osev__list_splice(&ctx->ev_occur, &occur);
     ctx->dispatching = false;
     if (ctx->free_requested) {

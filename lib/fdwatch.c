@@ -325,3 +325,17 @@ void osev__mark_fd(osev_ctx *ctx, int fd, short revents, uint64_t epoch)
     if (muted)
         fdent_shrink(ctx, ent);
 }
+
+/* For the library's own fds (signal.c, child.c), called locked: a watch
+ * counted like the application's, and osev_fd_remove(). */
+int osev__fd_add_locked(osev_ctx *ctx, int fd, short events, osev_fd_cb *cb,
+                        void *arg, osev_fd **w_out)
+{
+    return fd_add_locked(ctx, fd, events, cb, arg, w_out);
+}
+
+void osev__fd_remove_locked(osev_fd *w)
+{
+    if (!w->s.dead)
+        fd_end(w->s.ctx, w);
+}

@@ -207,6 +207,13 @@ struct osev_ctx {
     osev_fd *wake_watch;
 
     struct osev__push push;
+
+    /* osev_schedule (thread.c) */
+    struct osev__list sched;    /* calls from any thread, FIFO */
+
+    /* signals and children (signal.c, child.c) */
+    struct osev__sigctx *sig;     /* NULL until the first signal watch */
+    struct osev__childctx *child; /* NULL until the first child watch */
 };
 
 /* ctx.c */
@@ -267,5 +274,24 @@ struct osev__hooks_release osev__hooks_unset(osev_ctx *ctx);
 /* loop.c */
 int osev__loop_once_locked(osev_ctx *ctx, osev_time deadline);
 void osev__aggregate_sync(osev_ctx *ctx);
+
+/* thread.c */
+int osev__sched_run(osev_ctx *ctx, struct osev__list *batch);
+void osev__sched_drop_all(osev_ctx *ctx);
+
+/* fdwatch.c: for the library's own fds, called locked */
+int osev__fd_add_locked(osev_ctx *ctx, int fd, short events, osev_fd_cb *cb,
+                        void *arg, osev_fd **w_out);
+void osev__fd_remove_locked(osev_fd *w);
+
+/* signal.c; counted: whether its callback counts as the application's */
+int osev__signal_add_locked(osev_ctx *ctx, int signo, bool counted,
+                            void (*cb)(osev_signal *, int, void *),
+                            void *arg, osev_signal **s_out);
+void osev__signal_remove_locked(osev_signal *s);
+void osev__signals_end_all(osev_ctx *ctx);
+
+/* child.c: at context end, the children, then the signals */
+void osev__sigchild_end_all(osev_ctx *ctx);
 
 #endif

@@ -11,7 +11,10 @@ lib_libosevent_la_SOURCES = \
 	lib/pull.c \
 	lib/hooks.c \
 	lib/event.c \
+	lib/signal.c \
+	lib/child.c \
 	lib/loop.c \
+	lib/thread.c \
 	lib/backend.h \
 	lib/backend-epoll.c \
 	lib/backend-poll.c

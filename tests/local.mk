@@ -10,7 +10,12 @@ OSEV_SUITES = \
 	tests/test-errors \
 	tests/test-model \
 	tests/test-waiters \
-	tests/test-hooks
+	tests/test-hooks \
+	tests/test-signal \
+	tests/test-child \
+	tests/test-fork \
+	tests/test-schedule \
+	tests/test-stress
 
 TESTS += tests/symbols.sh
 EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c

@@ -1,0 +1,248 @@
+/*
+ * test-fork.c - a child of fork() frees a context it inherited, and the
+ * parent, which keeps using it, notices nothing (API.md's issue item on
+ * fork; the "Fork" note in osevent.h).
+ *
+ * The epoll set is shared between parent and child after fork(): if the
+ * child's osev_ctx_free() took its fds out of the set one by one, they
+ * would be gone from the parent's set too.  Likewise the signal sources
+ * (a self-pipe, a signalfd whose mask is kept in the file) are shared.
+ * The forked child reports what it saw through its exit status; it never
+ * calls Check.
+ */
+#include "testutil.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BOUND osev_s(10)
+
+static int counter;
+
+static void count_read(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)revents, (void)arg;
+    tu_drain(fd);
+    counter++;
+}
+
+static bool readable(int fd, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int r = poll(&p, 1, timeout_ms);
+
+    ck_assert_int_ge(r, 0);
+    return r == 1;
+}
+
+/* Fork; the child runs @fn and exits with what it returns.  Returns when
+ * the child has exited 0. */
+static void in_child(int (*fn)(void *), void *arg)
+{
+    pid_t pid = fork();
+    int status;
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(fn(arg));
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the forked child failed: status %#x", status);
+}
+
+static int free_ctx(void *arg)
+{
+    osev_ctx_free(arg);
+    return 0;
+}
+
+/*
+ * _i: 0 the epoll backend, its set made by osev_loop_once(); 1 the same,
+ * set made by osev_get_fd(); 2 the poll backend, with the aggregate fd's
+ * epoll set.
+ */
+START_TEST(child_frees_inherited_ctx)
+{
+    struct osev_ctx_opts o = { .size = sizeof o,
+                               .flags = _i == 2 ? OSEV_CTX_BACKEND_POLL : 0 };
+    osev_ctx *ctx;
+    osev_fd *w;
+    int p[2], afd = -1;
+
+    ck_assert_osev_ok(osev_ctx_new(&o, &ctx));
+    tu_pipe(p);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, count_read, NULL, &w));
+    if (_i == 0)
+        ck_assert_osev_err(osev_loop_once(ctx, 0), -ETIMEDOUT);
+    else
+        ck_assert_int_ge(afd = osev_get_fd(ctx), 0);
+
+    in_child(free_ctx, ctx);
+
+    counter = 0;
+    tu_write_byte(p[1]);
+    if (afd >= 0) {
+        ck_assert(readable(afd, 10000));
+        ck_assert_int_eq(osev_dispatch(ctx), 1);
+    } else {
+        ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND), 1);
+    }
+    ck_assert_int_eq(counter, 1);
+    /* and the watch keeps working */
+    tu_write_byte(p[1]);
+    ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND), 1);
+    ck_assert_int_eq(counter, 2);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
+/* ---- with signal and child watches ---- */
+
+static int sig_calls, child_calls, child_status;
+
+static void on_sig(osev_signal *s, int signo, void *arg)
+{
+    (void)s, (void)signo, (void)arg;
+    sig_calls++;
+}
+
+static void on_child(osev_child *c, pid_t pid, int status, void *arg)
+{
+    (void)c, (void)pid, (void)arg;
+    child_calls++;
+    child_status = status;
+}
+
+static void (*handler_of(int signo))(int)
+{
+    struct sigaction sa;
+
+    if (sigaction(signo, NULL, &sa) < 0)
+        return SIG_ERR;
+    return sa.sa_handler;
+}
+
+/* In the forked child: free the inherited context, check the signal is
+ * the child's own again, then watch it with a context of its own. */
+static int free_and_start_over(void *arg)
+{
+    osev_time deadline;
+    osev_signal *s;
+    osev_ctx *mine;
+    int bad = 0;
+
+    osev_ctx_free(arg);
+    if (handler_of(SIGUSR1) != SIG_DFL)
+        bad |= 1;
+    sig_calls = 0;
+    if (osev_ctx_new(NULL, &mine) < 0 ||
+        osev_signal_add(mine, SIGUSR1, on_sig, NULL, &s) < 0)
+        return 2;
+    kill(getpid(), SIGUSR1);
+    deadline = osev_now() + BOUND;
+    while (sig_calls == 0 && osev_now() < deadline)
+        if (osev_loop_once(mine, deadline) < -ETIMEDOUT)
+            break;
+    if (sig_calls != 1)
+        bad |= 4;
+    osev_ctx_free(mine);
+    if (handler_of(SIGUSR1) != SIG_DFL)
+        bad |= 8;
+    return bad;
+}
+
+/*
+ * _i & 1: the SIGCHLD child path; _i & 2: the self-pipe signal path
+ * (else signalfd, with the signals blocked).
+ */
+START_TEST(child_frees_ctx_with_signal_and_child_watches)
+{
+    osev_ctx *ctx;
+    osev_signal *s;
+    osev_child *c;
+    osev_fd *w;
+    sigset_t set, saved;
+    struct timespec zero = { 0, 0 };
+    osev_time deadline;
+    int p[2], go[2];
+    pid_t kid;
+    char b;
+
+    setenv("OSEV_CHILD_BACKEND", _i & 1 ? "sigchld" : "pidfd", 1);
+    setenv("OSEV_SIGNAL_BACKEND", _i & 2 ? "pipe" : "signalfd", 1);
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGCHLD);
+    ck_assert_int_eq(pthread_sigmask(_i & 2 ? SIG_UNBLOCK : SIG_BLOCK, &set,
+                                     &saved),
+                     0);
+
+    /* a kid that exits with 42 when told */
+    ck_assert_int_eq(pipe(go), 0);
+    kid = fork();
+    ck_assert_int_ge(kid, 0);
+    if (kid == 0) {
+        close(go[1]);
+        _exit(read(go[0], &b, 1) == 1 ? 42 : 99);
+    }
+    close(go[0]);
+
+    ctx = tu_ctx_new();
+    tu_pipe(p);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, count_read, NULL, &w));
+    ck_assert_osev_ok(osev_signal_add(ctx, SIGUSR1, on_sig, NULL, &s));
+    ck_assert_osev_ok(osev_child_add(ctx, kid, on_child, NULL, &c));
+    ck_assert_int_ge(osev_get_fd(ctx), 0); /* the epoll set exists */
+
+    in_child(free_and_start_over, ctx);
+
+    /* the parent's registrations are intact: the fd ... */
+    counter = sig_calls = child_calls = 0;
+    tu_write_byte(p[1]);
+    deadline = osev_now() + BOUND;
+    while (counter == 0 && osev_now() < deadline)
+        ck_assert_int_ge(osev_loop_once(ctx, deadline), -ETIMEDOUT);
+    ck_assert_int_eq(counter, 1);
+    /* ... the signal, still osevent's in the parent ... */
+    ck_assert_ptr_ne(handler_of(SIGUSR1), SIG_DFL);
+    ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+    while (sig_calls == 0 && osev_now() < deadline)
+        ck_assert_int_ge(osev_loop_once(ctx, deadline), -ETIMEDOUT);
+    ck_assert_int_eq(sig_calls, 1);
+    /* ... and the child watch */
+    ck_assert_int_eq(write(go[1], "x", 1), 1);
+    while (child_calls == 0 && osev_now() < deadline)
+        ck_assert_int_ge(osev_loop_once(ctx, deadline), -ETIMEDOUT);
+    ck_assert_int_eq(child_calls, 1);
+    ck_assert(WIFEXITED(child_status));
+    ck_assert_int_eq(WEXITSTATUS(child_status), 42);
+
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]), close(go[1]);
+    while (sigtimedwait(&set, NULL, &zero) > 0)
+        ;
+    ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &saved, NULL), 0);
+}
+END_TEST
+
+static Suite *fork_suite(void)
+{
+    Suite *s = suite_create("fork");
+    TCase *tc = tcase_create("fork");
+
+    tcase_add_loop_test(tc, child_frees_inherited_ctx, 0, 3);
+    tcase_add_loop_test(tc, child_frees_ctx_with_signal_and_child_watches,
+                        0, 4);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(fork_suite());
+}
