@@ -279,10 +279,7 @@ OSEV_EXPORT int osev_child_add(osev_ctx *ctx, pid_t pid,
         }
         goto fail_unlock;
     }
-    c->s.ctx = ctx;
-    c->s.arg = c;
-    c->s.release = child_release;
-    osev__list_init(&c->s.end_link);
+    osev__source_init(&c->s, ctx, c, child_release);
     c->cb = cb;
     c->arg = arg;
     c->pid = pid;

@@ -19,6 +19,15 @@
  */
 #include "internal.h"
 
+void osev__source_init(struct osev__source *s, osev_ctx *ctx, void *arg,
+                       void (*release)(void *arg))
+{
+    s->ctx = ctx;
+    s->arg = arg;
+    s->release = release;
+    osev__list_init(&s->end_link);
+}
+
 void osev__end_source(osev_ctx *ctx, struct osev__source *s)
 {
     osev__list_append(&ctx->ended, &s->end_link);

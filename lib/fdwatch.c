@@ -169,9 +169,7 @@ static int fd_add_locked(osev_ctx *ctx, int fd, short events, osev_fd_cb *cb,
     if (new_ent)
         ctx->fdtab[fd] = ent;
 
-    w->s.ctx = ctx;
-    w->s.arg = arg;
-    osev__list_init(&w->s.end_link);
+    osev__source_init(&w->s, ctx, arg, NULL);
     w->cb = cb;
     w->fd = fd;
     w->events = events;

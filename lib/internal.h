@@ -244,6 +244,8 @@ osev_time osev__timers_earliest(const osev_ctx *ctx);
 /* dispatch.c */
 int osev__run_pass(osev_ctx *ctx, osev_time now);
 void osev__release_ended(osev_ctx *ctx);
+void osev__source_init(struct osev__source *s, osev_ctx *ctx, void *arg,
+                       void (*release)(void *arg));
 void osev__end_source(osev_ctx *ctx, struct osev__source *s);
 void osev__ctx_destroy(osev_ctx *ctx);
 

@@ -470,10 +470,7 @@ int osev__signal_add_locked(osev_ctx *ctx, int signo, bool counted,
     if (r < 0)
         goto fail_readers;
 
-    s->s.ctx = ctx;
-    s->s.arg = s;
-    s->s.release = signal_release;
-    osev__list_init(&s->s.end_link);
+    osev__source_init(&s->s, ctx, s, signal_release);
     s->cb = cb;
     s->arg = arg;
     s->signo = signo;

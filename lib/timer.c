@@ -137,9 +137,7 @@ OSEV_EXPORT int osev_timer_add(osev_ctx *ctx, osev_time deadline,
         r = -ENOMEM;
         goto out;
     }
-    t->s.ctx = ctx;
-    t->s.arg = arg;
-    osev__list_init(&t->s.end_link);
+    osev__source_init(&t->s, ctx, arg, NULL);
     osev__list_init(&t->due_link);
     t->cb = cb;
     t->heap_idx = -1;
