@@ -5,7 +5,18 @@ bench_pull_bench_SOURCES = bench/pull-bench.c
 bench_pull_bench_LDADD = lib/libosevent.la
 EXTRA_DIST += bench/run-bench.sh
 CLEANFILES += bench/pull-bench
+# What `make bench` builds: push-bench only where the libevent adapter is.
+bench_progs = bench/pull-bench$(EXEEXT)
 
-bench: bench/pull-bench$(EXEEXT)
+if HAVE_LIBEVENT
+EXTRA_PROGRAMS += bench/push-bench
+bench_push_bench_SOURCES = bench/push-bench.c
+bench_push_bench_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS)
+bench_push_bench_LDADD = lib/adapters/libosevent-libevent.la lib/libosevent.la $(LIBEVENT_LIBS)
+CLEANFILES += bench/push-bench
+bench_progs += bench/push-bench$(EXEEXT)
+endif
+
+bench: $(bench_progs)
 	$(SHELL) $(srcdir)/bench/run-bench.sh $(builddir)
 .PHONY: bench
