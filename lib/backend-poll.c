@@ -27,6 +27,10 @@ static int poll_wait(osev_ctx *ctx, int timeout_ms)
     ctx->in_wait = true;
     osev__unlock(ctx);
     r = poll(ctx->pbuf, (nfds_t)n, timeout_ms);
+    /* As in backend-epoll.c: serve what an interrupting signal's handler
+     * made ready in this turn. */
+    if (r < 0 && errno == EINTR)
+        r = poll(ctx->pbuf, (nfds_t)n, 0);
     err = errno;
     osev__lock(ctx);
     ctx->in_wait = false;

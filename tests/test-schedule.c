@@ -43,51 +43,6 @@ static osev_ctx *ctx_with(unsigned flags, void *(*realloc_fn)(void *, void *,
     return ctx;
 }
 
-/* ---- waiting for another thread to block ---- */
-
-static const long polling_calls[] = {
-#ifdef SYS_poll
-    SYS_poll,
-#endif
-#ifdef SYS_epoll_wait
-    SYS_epoll_wait,
-#endif
-#ifdef SYS_epoll_pwait2
-    SYS_epoll_pwait2,
-#endif
-    SYS_ppoll, SYS_epoll_pwait,
-};
-
-/* Until thread @tid sits in poll/epoll_wait (or @deadline passes, or
- * /proc cannot tell).  Returns whether it was seen blocked. */
-static bool wait_until_polling(pid_t tid, osev_time deadline)
-{
-    char path[64];
-
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-    while (osev_now() < deadline) {
-        FILE *f = fopen(path, "r");
-        long nr;
-        int got;
-
-        if (!f)
-            return false;
-        got = fscanf(f, "%ld", &nr);
-        fclose(f);
-        for (size_t i = 0; got == 1 && i < sizeof polling_calls /
-                                               sizeof polling_calls[0]; i++)
-            if (nr == polling_calls[i])
-                return true;
-        sched_yield();
-    }
-    return false;
-}
-
-static pid_t my_tid(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
-
 /* ---- recording scheduled calls ---- */
 
 #define MAXCALLS 4096
@@ -481,14 +436,14 @@ static void *later_thread(void *arg)
 {
     struct later *l = arg;
 
-    wait_until_polling(l->tid, osev_now() + BOUND);
+    tu_wait_until_polling(l->tid, osev_now() + BOUND);
     l->act(l);
     return NULL;
 }
 
 static void start_later(struct later *l, pthread_t *th)
 {
-    l->tid = my_tid();
+    l->tid = tu_gettid();
     ck_assert_int_eq(pthread_create(th, NULL, later_thread, l), 0);
 }
 
@@ -861,7 +816,7 @@ static void *poll_waiter(void *arg)
 {
     struct poller *p = arg;
 
-    atomic_store(&p->tid, my_tid());
+    atomic_store(&p->tid, tu_gettid());
     p->result = osev_event_wait(p->ctx, UINT64_C(1) << 1, NULL, NULL,
                                 osev_now() + BOUND, &p->ev);
     return NULL;
@@ -887,7 +842,7 @@ START_TEST(sleeping_waiter_leaves_at_its_deadline)
     while (atomic_load(&p.tid) == 0)
         sched_yield();
     /* p is the poller, blocked in the backend: we sleep beside it */
-    wait_until_polling(atomic_load(&p.tid), osev_now() + BOUND);
+    tu_wait_until_polling(atomic_load(&p.tid), osev_now() + BOUND);
     start = osev_now();
     ck_assert_osev_err(osev_event_wait(ctx, UINT64_C(1) << 2, NULL, NULL,
                                        start + osev_ms(50), &ev),

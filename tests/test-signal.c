@@ -125,6 +125,42 @@ static void drive_idle(osev_ctx *ctx, int mode)
 
 /* ---- delivery ---- */
 
+struct kicker {
+    pid_t tid;
+    pthread_t thread;
+};
+
+/* Once the loop's thread is blocked, send it SIGUSR1. */
+static void *kick_blocked(void *arg)
+{
+    struct kicker *k = arg;
+
+    tu_wait_until_polling(k->tid, osev_now() + BOUND);
+    ck_assert_int_eq(pthread_kill(k->thread, SIGUSR1), 0);
+    return NULL;
+}
+
+/* A signal that interrupts the built-in loop's wait is served by the same
+ * osev_loop_once() call, not by the next one. */
+START_TEST(interrupting_signal_served_in_same_turn)
+{
+    struct rec r = { 0 };
+    struct kicker k = { tu_gettid(), pthread_self() };
+    osev_ctx *ctx;
+    pthread_t th;
+
+    use_path(_i);
+    ctx = tu_ctx_new();
+    watch(ctx, SIGUSR1, &r);
+    ck_assert_int_eq(pthread_create(&th, NULL, kick_blocked, &k), 0);
+    ck_assert_int_ge(osev_loop_once(ctx, osev_now() + BOUND), 1);
+    ck_assert_int_eq(r.calls, 1);
+    pthread_join(th, NULL);
+    osev_ctx_free(ctx);
+    done_path();
+}
+END_TEST
+
 START_TEST(delivered_in_each_mode)
 {
     int mode = _i / 2;
@@ -691,6 +727,8 @@ static Suite *signal_suite(void)
     tcase_add_loop_test(deliver, delivered_in_each_mode, 0,
                         2 * TU_DRIVE_MODES);
     tcase_add_loop_test(deliver, delivered_in_push_mode, 0, 2);
+    tcase_add_loop_test(deliver, interrupting_signal_served_in_same_turn, 0,
+                        2);
     tcase_add_loop_test(deliver, arrivals_before_dispatch_coalesce, 0, 2);
     tcase_add_loop_test(deliver, other_signal_not_delivered, 0, 2);
     tcase_add_loop_test(several, two_contexts_both_get_it, 0, 2);

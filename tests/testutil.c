@@ -4,8 +4,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int tu_count_fds(void)
@@ -138,4 +141,47 @@ int tu_run_suite(Suite *s)
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* ---- waiting for another thread to block ---- */
+
+static const long polling_calls[] = {
+#ifdef SYS_poll
+    SYS_poll,
+#endif
+#ifdef SYS_epoll_wait
+    SYS_epoll_wait,
+#endif
+#ifdef SYS_epoll_pwait2
+    SYS_epoll_pwait2,
+#endif
+    SYS_ppoll, SYS_epoll_pwait,
+};
+
+bool tu_wait_until_polling(pid_t tid, osev_time deadline)
+{
+    char path[64];
+
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    while (osev_now() < deadline) {
+        FILE *f = fopen(path, "r");
+        long nr;
+        int got;
+
+        if (!f)
+            return false;
+        got = fscanf(f, "%ld", &nr);
+        fclose(f);
+        for (size_t i = 0; got == 1 && i < sizeof polling_calls /
+                                               sizeof polling_calls[0]; i++)
+            if (nr == polling_calls[i])
+                return true;
+        sched_yield();
+    }
+    return false;
+}
+
+pid_t tu_gettid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
 }

@@ -14,7 +14,9 @@
 #include <check.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "osevent.h"
 
@@ -88,6 +90,15 @@ void tu_check_count(int got, int expected);
 /* The number of entries osev_beforepoll() wants (the size query); the
  * query must write no timeout. */
 int tu_needed(osev_ctx *ctx);
+
+/*
+ * Until thread @tid (a tu_gettid() value) sits in poll/epoll_wait, or
+ * @deadline passes, or /proc cannot tell: a condition to wait for before
+ * acting on a blocked thread, never a sleep.  Returns whether it was seen
+ * blocked; a test must hold either way.
+ */
+bool tu_wait_until_polling(pid_t tid, osev_time deadline);
+pid_t tu_gettid(void);
 
 /* Run @s with fork mode as the environment says (CK_FORK) and return the
  * process exit status: 0 when every test passed. */
