@@ -23,7 +23,7 @@
 
 #include "osevent.h"
 
-#define REPS 7
+#include "bench-util.h"
 
 static int npipes, nready, rounds;
 static int (*pipes)[2];
@@ -83,22 +83,6 @@ static double run_osevent(void)
     return (double)t0 / rounds;
 }
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double (*fn)(void))
-{
-    double v[REPS];
-
-    for (int i = 0; i < REPS; i++)
-        v[i] = fn();
-    qsort(v, REPS, sizeof v[0], cmp);
-    return v[REPS / 2];
-}
-
 int main(int argc, char **argv)
 {
     const char *mode = getenv("MODE");
@@ -109,13 +93,7 @@ int main(int argc, char **argv)
     rounds = argc > 3 ? atoi(argv[3]) : 20000;
     if (npipes < 1 || nready < 0 || nready > npipes || rounds < 1)
         return 2;
-    pipes = calloc((size_t)npipes, sizeof *pipes);
-    for (int i = 0; i < npipes; i++) {
-        if (pipe2(pipes[i], O_NONBLOCK | O_CLOEXEC) < 0)
-            return 1;
-        if (i < nready && write(pipes[i][1], "x", 1) != 1)
-            return 1;
-    }
+    pipes = bench_open_pipes(npipes, nready);
     if (mode && strcmp(mode, "hand") == 0) {
         run_hand();
         return 0;
@@ -124,10 +102,10 @@ int main(int argc, char **argv)
         run_osevent();
         return 0;
     }
-    hand = median(run_hand);
-    osev = median(run_osevent);
+    hand = bench_median(run_hand);
+    osev = bench_median(run_osevent);
     printf("pull round, %d fds, %d ready, %d rounds, median of %d:\n",
-           npipes, nready, rounds, REPS);
+           npipes, nready, rounds, BENCH_REPS);
     printf("  hand-written poll loop  %9.0f ns/round\n", hand);
     printf("  osevent before/afterpoll %8.0f ns/round  (%.2fx)\n", osev,
            osev / hand);

@@ -22,7 +22,7 @@
  *                for the earliest deadline, re-armed only when that moves
  *                (how often is printed, per round).
  *
- * Reading it: the median ns per round of each side over REPS repetitions
+ * Reading it: the median ns per round of each side over BENCH_REPS runs
  * (each on a fresh base and context, set up outside the timed part), the
  * ratio osevent/libevent (below 1: osevent is cheaper), and the number of
  * events each side holds in the base
@@ -46,9 +46,10 @@
 #include <event2/event.h>
 
 #include "osevent-libevent.h"
+
+#include "bench-util.h"
 #include "osevent.h"
 
-#define REPS 7
 
 static int npipes, nready, ntimers, rounds;
 static int (*pipes)[2];
@@ -311,33 +312,6 @@ static double timers_osevent(void)
 
 /* ---- driver ---- */
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double (*fn)(void))
-{
-    double v[REPS];
-
-    for (int i = 0; i < REPS; i++)
-        v[i] = fn();
-    qsort(v, REPS, sizeof v[0], cmp);
-    return v[REPS / 2];
-}
-
-static void open_pipes(void)
-{
-    pipes = xcalloc((size_t)npipes, sizeof *pipes);
-    for (int i = 0; i < npipes; i++) {
-        if (pipe2(pipes[i], O_NONBLOCK | O_CLOEXEC) < 0)
-            fail("pipe2", -errno);
-        if (i < nready && write(pipes[i][1], "x", 1) != 1)
-            fail("write", -errno);
-    }
-}
-
 int main(int argc, char **argv)
 {
     const char *mode = getenv("MODE"), *work = getenv("WORK");
@@ -362,7 +336,7 @@ int main(int argc, char **argv)
         rounds = argc > 3 ? atoi(argv[3]) : 20000;
         if (npipes < 1 || nready < 0 || nready > npipes || rounds < 1)
             return 2;
-        open_pipes();
+        pipes = bench_open_pipes(npipes, nready);
     }
     if (mode && strcmp(mode, "libevent") == 0) {
         lev_fn();
@@ -376,15 +350,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "push-bench: MODE is libevent or osevent\n");
         return 2;
     }
-    lev_ns = median(lev_fn);
+    lev_ns = bench_median(lev_fn);
     lev_regs = regs;
-    osev_ns = median(osev_fn);
+    osev_ns = bench_median(osev_fn);
     if (timers)
         printf("push round, %d timers re-armed, %d rounds, median of %d:\n",
-               ntimers, rounds, REPS);
+               ntimers, rounds, BENCH_REPS);
     else
         printf("push round, %d fds, %d ready, %d rounds, median of %d:\n",
-               npipes, nready, rounds, REPS);
+               npipes, nready, rounds, BENCH_REPS);
     printf("  libevent events directly  %9.0f ns/round          "
            "%5d events in the base\n",
            lev_ns, lev_regs);
