@@ -3,10 +3,11 @@
  * the aggregate fd of osev_get_fd().
  *
  * The set is made on first need (pull-only users pay no epoll syscall) and
- * is then kept in step with the fd table on mask changes only.  Two kinds
- * of fd epoll will not hold are still served, as poll(2) would serve them:
- * a regular file (EPERM) is always ready, and an fd that is not open
- * (EBADF) reports POLLNVAL.  While any exists the wait does not block.
+ * is then kept in step with the fd table on mask changes only.  An fd
+ * epoll will not hold is still served, as poll(2) would serve it: a
+ * regular file (EPERM) is always ready, and any other refusal (not open,
+ * our own epoll fd, a loop of epoll sets) reports POLLNVAL once.  While
+ * any exists the wait does not block.
  */
 #include "backend.h"
 
@@ -65,14 +66,17 @@ int osev__ep_update(osev_ctx *ctx, struct osev__fdent *ent, short mask)
     if (r < 0 && errno == EEXIST && op == EPOLL_CTL_ADD)
         r = epoll_ctl(ctx->ep.epfd, EPOLL_CTL_MOD, ent->fd, &ev);
     if (r < 0) {
-        if (errno == EPERM)
-            set_special(ctx, ent, OSEV__EP_ALWAYS);
-        else if (errno == EBADF)
-            set_special(ctx, ent, OSEV__EP_BAD);
-        else if ((mask & ~ent->ep_mask) == 0)
-            return 0; /* a shrink: spurious events are filtered later */
-        else
-            return -errno;
+        if (errno == ENOMEM || errno == ENOSPC) {
+            /* The system's limits, not this fd: the caller hears it.  A
+             * shrink may stay wider (spurious events are filtered). */
+            return (mask & ~ent->ep_mask) == 0 ? 0 : -errno;
+        }
+        /* epoll will not hold this fd: a regular file (EPERM) is always
+         * ready, as poll(2) says; anything else about the fd itself (not
+         * open, an epoll set holding us, our own epoll fd...) is what
+         * poll(2) would call POLLNVAL: reported once, then the watch is
+         * muted.  Never an error for the whole context. */
+        set_special(ctx, ent, errno == EPERM ? OSEV__EP_ALWAYS : OSEV__EP_BAD);
         ent->ep_mask = mask;
         return 0;
     }
@@ -92,6 +96,7 @@ int osev__ep_open(osev_ctx *ctx)
         ctx->ep.epfd = -1;
         return -errno;
     }
+    osev__claim_fd(ctx, ctx->ep.epfd);
     for (int i = 0; i < ctx->npfd; i++) {
         struct osev__fdent *ent = ctx->fdtab[ctx->pfd[i].fd];
 
@@ -114,6 +119,7 @@ int osev__ep_open_timerfd(osev_ctx *ctx)
     fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (fd < 0)
         return -errno;
+    osev__claim_fd(ctx, fd);
     ev.data.fd = fd;
     if (epoll_ctl(ctx->ep.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         int r = -errno;
@@ -194,7 +200,7 @@ static int ep_reserve(osev_ctx *ctx)
 
 static int epoll_wait_and_mark(osev_ctx *ctx, int timeout_ms)
 {
-    struct osev__round round;
+    struct osev__round round = { 0 };
     int n, err, r;
 
     r = osev__ep_open(ctx);
@@ -202,7 +208,8 @@ static int epoll_wait_and_mark(osev_ctx *ctx, int timeout_ms)
         r = ep_reserve(ctx);
     if (r < 0)
         return r;
-    if (ctx->ep.nspecial)
+    /* Opening the set may have found work (osev__claim_fd()). */
+    if (ctx->ep.nspecial || !osev__list_empty(&ctx->ready))
         timeout_ms = 0;
     osev__round_start(ctx, &round);
 

@@ -9,7 +9,7 @@
 
 static int poll_wait(osev_ctx *ctx, int timeout_ms)
 {
-    struct osev__round round;
+    struct osev__round round = { 0 };
     int n = ctx->npfd, r, err;
 
     if (n > ctx->pbuf_cap) {

@@ -262,7 +262,7 @@ OSEV_EXPORT int osev_child_add(osev_ctx *ctx, pid_t pid,
     }
 
     osev__lock(ctx);
-    r = childctx_get(ctx, &cc);
+    r = ctx->dying ? -ESTALE : childctx_get(ctx, &cc);
     if (r < 0)
         goto fail_unlock;
     if (!c->pidfd && cc->nsigchld == 0) {

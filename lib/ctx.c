@@ -181,11 +181,14 @@ OSEV_EXPORT void osev_wakeup(osev_ctx *ctx)
     errno = saved;
 }
 
+/* The wakeup fd's callback: a turn of the built-in loop that was woken
+ * returns (see osev__loop_once_locked()). */
 static void wakeup_drain(osev_fd *w, int fd, short revents, void *arg)
 {
     uint64_t count;
 
-    (void)w, (void)revents, (void)arg;
+    (void)revents, (void)arg;
+    w->s.ctx->woken = true; /* unlocked, but only the dispatcher runs it */
     while (read(fd, &count, sizeof count) > 0)
         ;
 }
@@ -290,6 +293,8 @@ fail_close:
     close(ctx->wake_fd);
     osev__free(ctx, ctx->fdtab);
     osev__free(ctx, ctx->pfd);
+    osev__free(ctx, ctx->pull_round.fds);
+    osev__free(ctx, ctx->select_round.fds);
 fail_cond:
     pthread_cond_destroy(&ctx->waiters_cond);
 fail_mutex:
@@ -313,7 +318,13 @@ OSEV_EXPORT void osev_ctx_free(osev_ctx *ctx)
     osev__ctx_destroy(ctx);
 }
 
-/* Called locked, outside any pass; returns with the context gone. */
+/*
+ * Called locked, outside any pass or at the end of the pass whose callback
+ * freed the context; returns with the context gone.  The releases that run
+ * from here run as callbacks (a nested osev_ctx_free() only asks again,
+ * a wait is refused), and nothing can be added any more: every object in
+ * flight is dropped or released exactly once.
+ */
 void osev__ctx_destroy(osev_ctx *ctx)
 {
     void *(*realloc_fn)(void *, void *, size_t) = ctx->realloc_fn;
@@ -321,7 +332,9 @@ void osev__ctx_destroy(osev_ctx *ctx)
     struct osev__hooks_release hooks_rel;
     struct osev__list *n;
 
-    ctx->dispatching = false;
+    ctx->dispatching = true;
+    ctx->dispatcher = pthread_self();
+    ctx->dying = true;
     /* The application's loop first: it must hold nothing of ours. */
     hooks_rel = osev__hooks_unset(ctx);
     /* Close the epoll set first: removing fds from it one by one would
@@ -334,11 +347,13 @@ void osev__ctx_destroy(osev_ctx *ctx)
         osev__free(ctx, osev__container_of(n, struct osev__deferred, link));
     osev__sched_drop_all(ctx); /* each release runs, lock released */
     osev__events_free_all(ctx);
-    osev__release_ended(ctx);
+    osev__release_all(ctx);
 
     close(ctx->wake_fd);
     osev__free(ctx, ctx->fdtab);
     osev__free(ctx, ctx->pfd);
+    osev__free(ctx, ctx->pull_round.fds);
+    osev__free(ctx, ctx->select_round.fds);
     osev__free(ctx, ctx->pbuf);
     osev__free(ctx, ctx->heap);
     osev__free(ctx, ctx->push.toks);

@@ -12,7 +12,8 @@
  *   2. run ready fd callbacks, then due timers, then deferred calls, then
  *      scheduled calls, then event_occurs deliveries, each with the lock
  *      released;
- *   3. release what was removed, from this clean stack.
+ *   3. release what was removed, from this clean stack, still as part
+ *      of the pass (a release is a callback too).
  *
  * Nothing is freed while callbacks run: a removed watch or timer is only
  * unlinked (so it is not called again) and put on ctx->ended.
@@ -37,15 +38,18 @@ void osev__end_source(osev_ctx *ctx, struct osev__source *s)
         osev_wakeup(ctx);
 }
 
-/* Run the release of every ended source, then free it.  Called locked,
- * never during a pass; the lock is released around each release. */
-void osev__release_ended(osev_ctx *ctx)
+/*
+ * Run the release of every ended source, then free it, the lock released
+ * around each release.  Called locked, with ctx->dispatching set: a
+ * release runs as a callback of its context, so what it may call is what
+ * a callback may (a dispatch or a wait is refused with -EBUSY, and
+ * osev_ctx_free() takes effect once the releasing call is done).
+ */
+static void run_releases(osev_ctx *ctx)
 {
     struct osev__list batch;
     struct osev__list *n;
 
-    if (ctx->dispatching)
-        return;
     while (!osev__list_empty(&ctx->ended)) {
         osev__list_init(&batch);
         osev__list_splice(&batch, &ctx->ended);
@@ -60,6 +64,58 @@ void osev__release_ended(osev_ctx *ctx)
         }
         osev__lock(ctx);
     }
+}
+
+/* Begin or end a stretch in which this thread runs the application's
+ * code for @ctx (a pass, releases, the end of the context). */
+static void callbacks_begin(osev_ctx *ctx)
+{
+    ctx->dispatching = true;
+    ctx->dispatcher = pthread_self();
+}
+
+/*
+ * What every stretch of callbacks ends with once the lock is ours again:
+ * the blocked, the waiting and the embedding learn what changed while it
+ * ran.  Waiters asleep while it ran may take over the loop; a change the
+ * callbacks made (osev__kick() defers to us while they run) reaches the
+ * aggregate fd and the hooks.
+ */
+static void callbacks_end(osev_ctx *ctx)
+{
+    ctx->dispatching = false;
+    if (ctx->aggregate)
+        osev__aggregate_sync(ctx);
+    osev__hooks_after_pass(ctx);
+    if (!osev__list_empty(&ctx->waiters))
+        pthread_cond_broadcast(&ctx->waiters_cond);
+}
+
+/*
+ * The release point outside a pass (the "before" calls, a turn of the
+ * built-in loop, osev_dispatch).  Called locked.  Returns 0, or -ESTALE
+ * when a release freed the context: then it is gone, lock and all.
+ */
+int osev__release_ended(osev_ctx *ctx)
+{
+    if (osev__list_empty(&ctx->ended))
+        return 0;
+    if (ctx->dispatching)
+        return 0; /* the running stretch releases at its end */
+    callbacks_begin(ctx);
+    run_releases(ctx);
+    if (ctx->free_requested) {
+        osev__ctx_destroy(ctx);
+        return -ESTALE;
+    }
+    callbacks_end(ctx);
+    return 0;
+}
+
+/* At the end of the context: called locked, inside its stretch. */
+void osev__release_all(osev_ctx *ctx)
+{
+    run_releases(ctx);
 }
 
 static int run_ready_fds(osev_ctx *ctx)
@@ -129,8 +185,7 @@ int osev__run_pass(osev_ctx *ctx, osev_time now)
     osev__list_init(&deferred);
     osev__list_init(&sched);
     osev__list_init(&occur);
-    ctx->dispatching = true;
-    ctx->dispatcher = pthread_self();
+    callbacks_begin(ctx);
     osev__timers_collect_due(ctx, now);
     osev__list_splice(&deferred, &ctx->deferred);
     osev__list_splice(&sched, &ctx->sched);
@@ -146,18 +201,13 @@ int osev__run_pass(osev_ctx *ctx, osev_time now)
     osev__list_splice(&ctx->deferred, &deferred);
     osev__list_splice(&ctx->sched, &sched);
     osev__list_splice(&ctx->ev_occur, &occur);
-    ctx->dispatching = false;
+    if (!ctx->free_requested)
+        run_releases(ctx);
     if (ctx->free_requested) {
         osev__ctx_destroy(ctx);
         return -ESTALE;
     }
-    osev__release_ended(ctx);
-    if (ctx->aggregate)
-        osev__aggregate_sync(ctx);
-    osev__hooks_after_pass(ctx);
-    /* Waiters asleep while another thread ran the loop may take over. */
-    if (!osev__list_empty(&ctx->waiters))
-        pthread_cond_broadcast(&ctx->waiters_cond);
+    callbacks_end(ctx);
     return ran;
 }
 
@@ -174,6 +224,11 @@ OSEV_EXPORT int osev_defer(osev_ctx *ctx, void (*fn)(osev_ctx *, void *arg),
     d->fn = fn;
     d->arg = arg;
     osev__lock(ctx);
+    if (ctx->dying) {
+        osev__unlock(ctx);
+        osev__free(ctx, d);
+        return -ESTALE;
+    }
     osev__list_append(&ctx->deferred, &d->link);
     osev__kick(ctx);
     osev__unlock(ctx);

@@ -103,6 +103,12 @@ OSEV_EXPORT void osev_event_post(osev_ctx *ctx, osev_event *ev)
         return;
     e = event_of(ev);
     osev__lock(ctx);
+    if (ctx->dying) {
+        /* From a release run by osev_ctx_free(): nobody can take it. */
+        osev__unlock(ctx);
+        osev__free(ctx, e);
+        return;
+    }
     e->seq = ctx->ev_seq++;
     if (occurs_hooked(ctx, ev->type)) {
         /* Delivered from the next pass: a producer posting under its own
@@ -350,9 +356,11 @@ OSEV_EXPORT void osev_disaster(osev_ctx *ctx, unsigned type, const char *msg,
     user = ctx->ev_hooks_user;
     if (!hook) {
         /* Nothing may fail silently: say it, and make every later
-         * check and wait fail. */
+         * check and wait fail.  Always wake: a waiter may be on its way
+         * into the backend, past its last look at the flag. */
         ctx->disaster_unhooked = true;
         osev__kick(ctx);
+        osev_wakeup(ctx);
         pthread_cond_broadcast(&ctx->waiters_cond);
     }
     osev__unlock(ctx);
@@ -365,9 +373,20 @@ OSEV_EXPORT void osev_disaster(osev_ctx *ctx, unsigned type, const char *msg,
             errnoval ? ": " : "", errnoval ? strerror(errnoval) : "");
 }
 
+/* At the end of the context: every event it holds, queued, waiting for
+ * event_occurs, or handed to a waiter that will now return -ESTALE. */
 void osev__events_free_all(osev_ctx *ctx)
 {
     struct osev__list *n;
+
+    for (n = ctx->waiters.next; n != &ctx->waiters; n = n->next) {
+        struct osev__waiter *w =
+            osev__container_of(n, struct osev__waiter, link);
+
+        if (w->got)
+            osev__free(ctx, event_of(w->got));
+        w->got = NULL;
+    }
 
     while ((n = osev__list_pop(&ctx->evq_all)) != NULL)
         osev__free(ctx, osev__container_of(n, struct osev__event, all_link));

@@ -5,8 +5,8 @@
  * Each distinct fd with at least one watch has an fdent in ctx->fdtab
  * (indexed by fd).  An fdent whose merged mask is not 0 owns one slot of
  * ctx->pfd, so osev_beforepoll() is a copy of that array; a slot freed in
- * the middle is filled by the last one (swap-remove), which bumps
- * ctx->layout_gen so afterpoll knows the array moved.
+ * the middle is filled by the last one (swap-remove); the application's
+ * poll rounds keep their own list of the fds they handed out.
  */
 #include "internal.h"
 #include "backend.h"
@@ -39,6 +39,27 @@ static int fdtab_reserve(osev_ctx *ctx, int fd)
     return 0;
 }
 
+/* The application's rounds keep the fds they handed out (pull.c), as
+ * many as the pollfd array can hold, so starting a round never fails. */
+static int snap_reserve(osev_ctx *ctx, int cap)
+{
+    int *p;
+
+    if (cap <= ctx->snap_cap)
+        return 0;
+    p = osev__realloc_array(ctx, ctx->pull_round.fds, (size_t)cap, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    ctx->pull_round.fds = p;
+    p = osev__realloc_array(ctx, ctx->select_round.fds, (size_t)cap,
+                            sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    ctx->select_round.fds = p;
+    ctx->snap_cap = cap;
+    return 0;
+}
+
 static int pfd_reserve(osev_ctx *ctx, int n)
 {
     struct pollfd *p;
@@ -48,6 +69,8 @@ static int pfd_reserve(osev_ctx *ctx, int n)
         return 0;
     while (cap < n)
         cap *= 2;
+    if (snap_reserve(ctx, cap) < 0)
+        return -ENOMEM;
     p = osev__realloc_array(ctx, ctx->pfd, (size_t)cap, sizeof *p);
     if (!p)
         return -ENOMEM;
@@ -60,7 +83,6 @@ static void slot_add(osev_ctx *ctx, struct osev__fdent *ent, short mask)
 {
     ent->slot = ctx->npfd++;
     ctx->pfd[ent->slot] = (struct pollfd){ .fd = ent->fd, .events = mask };
-    ctx->layout_gen++;
 }
 
 static void slot_remove(osev_ctx *ctx, struct osev__fdent *ent)
@@ -72,7 +94,6 @@ static void slot_remove(osev_ctx *ctx, struct osev__fdent *ent)
         ctx->fdtab[ctx->pfd[last].fd]->slot = ent->slot;
     }
     ent->slot = -1;
-    ctx->layout_gen++;
 }
 
 /*
@@ -141,6 +162,8 @@ static int fd_add_locked(osev_ctx *ctx, int fd, short events, osev_fd_cb *cb,
     osev_fd *w;
     int r;
 
+    if (ctx->dying)
+        return -ESTALE;
     r = fdtab_reserve(ctx, fd);
     if (r < 0)
         return r;
@@ -180,10 +203,26 @@ static int fd_add_locked(osev_ctx *ctx, int fd, short events, osev_fd_cb *cb,
     return 0;
 }
 
+/*
+ * The library has just opened @fd (an epoll set, a timerfd, an eventfd, a
+ * dup...): the kernel gave it the lowest free number, so a watch still on
+ * that number is on an fd the application closed without removing the
+ * watch.  It must never see the library's fd: it gets POLLNVAL at the
+ * next pass, as poll(2) would have said, and is muted.  Called locked.
+ */
+void osev__claim_fd(osev_ctx *ctx, int fd)
+{
+    if (fdent_lookup(ctx, fd))
+        osev__mark_fd(ctx, fd, POLLNVAL, UINT64_MAX);
+}
+
 int osev__fd_add_internal(osev_ctx *ctx, int fd, osev_fd_cb *cb, void *arg,
                           osev_fd **w_out)
 {
-    int r = fd_add_locked(ctx, fd, POLLIN, cb, arg, w_out);
+    int r;
+
+    osev__claim_fd(ctx, fd);
+    r = fd_add_locked(ctx, fd, POLLIN, cb, arg, w_out);
 
     if (r == 0)
         (*w_out)->internal = true;
@@ -329,6 +368,7 @@ void osev__mark_fd(osev_ctx *ctx, int fd, short revents, uint64_t epoch)
 int osev__fd_add_locked(osev_ctx *ctx, int fd, short events, osev_fd_cb *cb,
                         void *arg, osev_fd **w_out)
 {
+    osev__claim_fd(ctx, fd);
     return fd_add_locked(ctx, fd, events, cb, arg, w_out);
 }
 

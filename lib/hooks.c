@@ -375,6 +375,8 @@ OSEV_EXPORT int osev_set_hooks(osev_ctx *ctx, const struct osev_hooks *hooks,
     osev__lock(ctx);
     if (!hooks) {
         rel = osev__hooks_unset(ctx);
+    } else if (ctx->dying) {
+        r = -ESTALE;
     } else if (ctx->push.on) {
         r = -EBUSY;
     } else {

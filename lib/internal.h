@@ -104,9 +104,10 @@ struct osev__waiter {
 /* One poll round handed to a poller (the application's, or ours). */
 struct osev__round {
     uint64_t epoch;      /* watches born at or after this do not take part */
-    uint64_t layout_gen; /* ctx->layout_gen when the array was copied */
     int n;
     bool live;           /* results not yet taken */
+    int *fds;            /* the application's rounds: the n fds handed out,
+                            in order (capacity ctx->snap_cap); else NULL */
 };
 
 struct osev__epoll {
@@ -160,7 +161,7 @@ struct osev_ctx {
     int fdtab_len;
     struct pollfd *pfd;
     int npfd, pfd_cap;
-    uint64_t layout_gen; /* bumped whenever a slot is added or moved */
+    int snap_cap;        /* room in pull_round.fds and select_round.fds */
     uint64_t epoch;      /* poll rounds started */
     struct osev__round pull_round, select_round;
 
@@ -175,9 +176,12 @@ struct osev_ctx {
     struct osev__list due;      /* osev_timer collected for this pass */
     struct osev__list deferred; /* osev__deferred */
     struct osev__list ended;    /* osev__source awaiting release */
-    bool dispatching;
+    bool dispatching;           /* the application's code runs for us:
+                                   a pass, releases, the context's end */
     pthread_t dispatcher;
+    bool dying;                 /* osev__ctx_destroy() runs: add nothing */
     bool in_wait;               /* a thread is blocked in the backend */
+    bool woken;                 /* the wakeup fd was read this turn */
     bool free_requested;
     bool exit_requested;
     int exit_code;
@@ -233,6 +237,7 @@ osev_time osev__next_deadline(const osev_ctx *ctx);
 /* fdwatch.c */
 void osev__mark_fd(osev_ctx *ctx, int fd, short revents, uint64_t epoch);
 void osev__fds_end_all(osev_ctx *ctx);
+void osev__claim_fd(osev_ctx *ctx, int fd);
 int osev__fd_add_internal(osev_ctx *ctx, int fd, osev_fd_cb *cb, void *arg,
                           osev_fd **w_out);
 
@@ -243,7 +248,8 @@ osev_time osev__timers_earliest(const osev_ctx *ctx);
 
 /* dispatch.c */
 int osev__run_pass(osev_ctx *ctx, osev_time now);
-void osev__release_ended(osev_ctx *ctx);
+int osev__release_ended(osev_ctx *ctx);
+void osev__release_all(osev_ctx *ctx);
 void osev__source_init(struct osev__source *s, osev_ctx *ctx, void *arg,
                        void (*release)(void *arg));
 void osev__end_source(osev_ctx *ctx, struct osev__source *s);

@@ -8,7 +8,17 @@
 #include "internal.h"
 #include "backend.h"
 
-/* Called locked; unlocked on return only for -ESTALE (context gone). */
+/*
+ * Called locked; unlocked on return only for -ESTALE (context gone).
+ *
+ * A turn ends when it has something to say: callbacks ran, the deadline
+ * passed, or the wakeup fd was written (osev_wakeup(), a loop exit, an
+ * event handed to a waiter, a disaster).  A wait that ends with nothing
+ * for the application -- interrupted by a signal (EINTR), spurious
+ * readiness, or one of our own fds (a signal source) that turned out to
+ * have nothing to deliver -- is not an answer: the turn waits again for
+ * what is left of the time.
+ */
 int osev__loop_once_locked(osev_ctx *ctx, osev_time deadline)
 {
     osev_time now, next;
@@ -16,18 +26,27 @@ int osev__loop_once_locked(osev_ctx *ctx, osev_time deadline)
 
     if (osev__busy(ctx))
         return -EBUSY;
-    osev__release_ended(ctx);
-    now = osev_now();
-    next = osev__next_deadline(ctx);
-    r = ctx->backend->wait(ctx, osev__timeout_ms(deadline < next ? deadline
-                                                                 : next, now));
+    r = osev__release_ended(ctx);
     if (r < 0)
         return r;
-    now = osev_now();
-    r = osev__run_pass(ctx, now);
-    if (r == 0 && now >= deadline)
-        return -ETIMEDOUT;
-    return r;
+    for (;;) {
+        ctx->woken = false;
+        now = osev_now();
+        next = osev__next_deadline(ctx);
+        r = ctx->backend->wait(ctx, osev__timeout_ms(deadline < next ? deadline
+                                                                     : next,
+                                                     now));
+        if (r < 0)
+            return r;
+        now = osev_now();
+        r = osev__run_pass(ctx, now);
+        if (r != 0)
+            return r; /* callbacks ran, or -ESTALE */
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        if (ctx->woken)
+            return 0;
+    }
 }
 
 OSEV_EXPORT int osev_loop_once(osev_ctx *ctx, osev_time deadline)
@@ -73,8 +92,10 @@ OSEV_EXPORT void osev_loop_exit(osev_ctx *ctx, int code)
     osev__lock(ctx);
     ctx->exit_requested = true;
     ctx->exit_code = code;
-    if (ctx->in_wait)
-        osev_wakeup(ctx);
+    /* Always wake, not only a thread already blocked: the loop's thread
+     * may be between the start of its turn (running releases with the
+     * lock dropped) and its wait, past its last look at the flag. */
+    osev_wakeup(ctx);
     osev__unlock(ctx);
 }
 
@@ -89,7 +110,9 @@ OSEV_EXPORT int osev_dispatch(osev_ctx *ctx)
         r = -EBUSY;
         goto out;
     }
-    osev__release_ended(ctx);
+    r = osev__release_ended(ctx);
+    if (r < 0)
+        return r;
     r = ctx->backend->wait(ctx, 0);
     if (r < 0)
         goto out;

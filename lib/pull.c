@@ -4,9 +4,11 @@
  *
  * A poll round is what one "before" call handed out: the poll epoch it
  * started (watches born at or after it take no results from it), the
- * number of entries, and the layout of the array at that moment.  The
- * poll backend of the built-in loop uses the same round and marking code
- * on its own buffer.
+ * number of entries and, for the application's rounds, the fds in the
+ * order handed out: results are taken for those fds only, and a poll
+ * array that does not list exactly them is refused, whatever changed in
+ * the registry meanwhile.  The poll backend of the built-in loop uses the
+ * same round and marking code on its own buffer.
  */
 #include "internal.h"
 
@@ -31,9 +33,12 @@ int osev__timeout_ms(osev_time deadline, osev_time now)
 void osev__round_start(osev_ctx *ctx, struct osev__round *r)
 {
     r->epoch = ++ctx->epoch;
-    r->layout_gen = ctx->layout_gen;
     r->n = ctx->npfd;
     r->live = true;
+    /* Room for npfd is kept by fdwatch.c's pfd_reserve(). */
+    if (r->fds)
+        for (int i = 0; i < r->n; i++)
+            r->fds[i] = ctx->pfd[i].fd;
 }
 
 void osev__mark_pollfds(osev_ctx *ctx, int n, const struct pollfd *fds,
@@ -48,21 +53,19 @@ void osev__mark_pollfds(osev_ctx *ctx, int n, const struct pollfd *fds,
 
 /*
  * Whether @fds can be the array the pull round handed out: the same count
- * and, while no slot moved since, the same fd at every entry.  The same
- * walk notes the first ready entries, so marking need not walk again.
- * Returns the number of ready entries, or -1 to reject the array.
+ * and the same fd at every entry.  The same walk notes the first ready
+ * entries, so marking need not walk again.  Returns the number of ready
+ * entries, or -1 to reject the array.
  */
-static int round_check(const osev_ctx *ctx, const struct osev__round *r,
-                       int nfds, const struct pollfd *fds, int *noted)
+static int round_check(const struct osev__round *r, int nfds,
+                       const struct pollfd *fds, int *noted)
 {
-    const struct pollfd *ours =
-        r->layout_gen == ctx->layout_gen ? ctx->pfd : NULL;
     int nready = 0;
 
     if (!r->live || nfds != r->n)
         return -1;
     for (int i = 0; i < nfds; i++) {
-        if (ours && fds[i].fd != ours[i].fd)
+        if (fds[i].fd != r->fds[i])
             return -1;
         if (!fds[i].revents)
             continue;
@@ -87,7 +90,9 @@ OSEV_EXPORT int osev_beforepoll(osev_ctx *ctx, int *nfds_io,
         r = -EBUSY;
         goto out;
     }
-    osev__release_ended(ctx);
+    r = osev__release_ended(ctx);
+    if (r < 0)
+        return r; /* a release freed the context: it is gone */
     need = ctx->npfd;
     if (*nfds_io < need) {
         *nfds_io = need;
@@ -115,7 +120,7 @@ OSEV_EXPORT void osev_afterpoll(osev_ctx *ctx, int nfds,
     osev__lock(ctx);
     nready = osev__busy(ctx)
                  ? -1
-                 : round_check(ctx, &ctx->pull_round, nfds, fds, noted);
+                 : round_check(&ctx->pull_round, nfds, fds, noted);
     if (nready < 0) {
         osev__unlock(ctx);
         return;
@@ -185,11 +190,14 @@ OSEV_EXPORT int osev_beforeselect(osev_ctx *ctx, int *maxfd_io,
     if (!ctx || !maxfd_io || !tv_io || !tv_set_io || now < 0)
         return -EINVAL;
     osev__lock(ctx);
-    r = osev__busy(ctx) ? -EBUSY : 0;
-    if (r == 0)
-        osev__release_ended(ctx);
-    if (r == 0)
-        r = select_check(ctx, rfds, wfds, efds);
+    if (osev__busy(ctx)) {
+        r = -EBUSY;
+        goto out;
+    }
+    r = osev__release_ended(ctx);
+    if (r < 0)
+        return r; /* a release freed the context: it is gone */
+    r = select_check(ctx, rfds, wfds, efds);
     if (r < 0)
         goto out;
     for (int i = 0; i < ctx->npfd; i++) {
@@ -225,9 +233,9 @@ OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
         return;
     }
     ctx->select_round.live = false;
-    /* Marking without POLLNVAL never moves a slot. */
-    for (int i = 0; i < ctx->npfd; i++) {
-        int fd = ctx->pfd[i].fd;
+    /* Only the fds the round handed out take results. */
+    for (int i = 0; i < ctx->select_round.n; i++) {
+        int fd = ctx->select_round.fds[i];
         short rev = 0;
 
         if (fd > maxfd || fd >= FD_SETSIZE)

@@ -442,6 +442,8 @@ int osev__signal_add_locked(osev_ctx *ctx, int signo, bool counted,
     osev_signal *s;
     int r;
 
+    if (ctx->dying)
+        return -ESTALE;
     r = sigctx_get(ctx, &sc);
     if (r < 0)
         return r;

@@ -39,6 +39,12 @@ OSEV_EXPORT int osev_schedule(osev_ctx *ctx, void (*fn)(osev_ctx *, void *arg),
     s->arg = arg;
 
     osev__lock(ctx);
+    if (ctx->dying) {
+        /* From a release run by osev_ctx_free(): arg stays the caller's. */
+        osev__unlock(ctx);
+        osev__free(ctx, s);
+        return -ESTALE;
+    }
     was_empty = osev__list_empty(&ctx->sched);
     osev__list_append(&ctx->sched, &s->link);
     /* A callback of the running pass needs no wakeup: the pass ends by

@@ -116,6 +116,10 @@ OSEV_EXPORT int osev_timer_add(osev_ctx *ctx, osev_time deadline,
     if (!ctx || !cb || !t_out || deadline < 0)
         return -EINVAL;
     osev__lock(ctx);
+    if (ctx->dying) {
+        r = -ESTALE;
+        goto out;
+    }
     if (ctx->ntimers == ctx->heap_cap) {
         int cap = ctx->heap_cap ? ctx->heap_cap * 2 : 16;
         osev_timer **heap;

@@ -15,7 +15,10 @@ OSEV_SUITES = \
 	tests/test-child \
 	tests/test-fork \
 	tests/test-schedule \
-	tests/test-stress
+	tests/test-stress \
+	tests/test-wakeups \
+	tests/test-teardown \
+	tests/test-fdreuse
 
 TESTS += tests/symbols.sh
 EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c

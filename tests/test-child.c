@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -210,6 +211,59 @@ START_TEST(exit_status_reported)
     ck_assert_int_eq(r.calls, 1);
     osev_child_remove(r.c);
     osev_child_remove(rk.c);
+    osev_ctx_free(ctx);
+    done_paths();
+}
+END_TEST
+
+struct teller {
+    pid_t tid;
+    struct kid *kid;
+};
+
+/* Once the loop's thread is blocked, let the kid exit; SIGCHLD then
+ * reaches the loop's thread, not this one. */
+static void *tell_when_blocked(void *arg)
+{
+    struct teller *t = arg;
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    tu_wait_until_polling(t->tid, osev_now() + BOUND);
+    tell(t->kid);
+    return NULL;
+}
+
+/* An exit that ends the wait of osev_loop_once() is reported by that
+ * call, on every path, SIGCHLD blocked or not (the default signal path
+ * with SIGCHLD left unblocked, as most programs leave it, is rows 4-5):
+ * it returns 1, not an empty 0. */
+START_TEST(exit_served_in_the_turn_it_ends)
+{
+    struct rec r = { 0 };
+    struct kid k;
+    struct teller t = { tu_gettid(), &k };
+    sigset_t set;
+    osev_ctx *ctx;
+    pthread_t th;
+
+    use_paths(_i);
+    if (_i >= NPATHS) {
+        sigemptyset(&set);
+        sigaddset(&set, SIGCHLD);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    }
+    ctx = tu_ctx_new();
+    spawn(&k, 4);
+    watch(ctx, &k, &r);
+    ck_assert_int_eq(pthread_create(&th, NULL, tell_when_blocked, &t), 0);
+    ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND), 1);
+    ck_assert_int_eq(r.calls, 1);
+    assert_exited(&r, &k, 4);
+    pthread_join(th, NULL);
+    osev_child_remove(r.c);
     osev_ctx_free(ctx);
     done_paths();
 }
@@ -525,6 +579,7 @@ static Suite *child_suite(void)
     TCase *tc = tcase_create("child");
 
     tcase_add_loop_test(tc, exit_status_reported, 0, NPATHS);
+    tcase_add_loop_test(tc, exit_served_in_the_turn_it_ends, 0, NPATHS + 2);
     tcase_add_loop_test(tc, exited_before_add, 0, NPATHS);
     tcase_add_loop_test(tc, application_reaps_its_own, 0, NPATHS);
     tcase_add_loop_test(tc, many_at_once, 0, NPATHS);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define BOUND osev_s(10) /* generous: a noisy 2-core machine */
@@ -296,6 +297,57 @@ START_TEST(post_from_another_thread_wakes_event_wait)
 }
 END_TEST
 
+/* ---- what ends a turn ---- */
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int signo)
+{
+    (void)signo;
+    alarms++;
+}
+
+/*
+ * The application's own signal, interrupting the wait many times a
+ * second, is not an answer: osev_loop_once() returns only when a callback
+ * ran (1) or its deadline passed (-ETIMEDOUT), never an empty 0.
+ */
+START_TEST(foreign_signals_do_not_end_the_turn)
+{
+    osev_ctx *ctx = ctx_with(_i ? OSEV_CTX_BACKEND_POLL : 0);
+    struct sigaction sa = { .sa_handler = on_alarm }, old;
+    struct itimerval every3ms = { { 0, 3000 }, { 0, 3000 } }, off = { 0 };
+    osev_timer *t;
+
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGALRM, &sa, &old), 0);
+    counter = 0;
+    alarms = 0;
+    ck_assert_osev_ok(osev_timer_add(ctx, osev_now() + osev_ms(60),
+                                     count_timer, NULL, &t));
+    ck_assert_int_eq(setitimer(ITIMER_REAL, &every3ms, NULL), 0);
+    ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND), 1);
+    ck_assert_int_eq(counter, 1);
+    ck_assert_osev_err(osev_loop_once(ctx, osev_now() + osev_ms(40)),
+                       -ETIMEDOUT);
+    setitimer(ITIMER_REAL, &off, NULL);
+    ck_assert_int_gt(alarms, 0); /* the waits were interrupted */
+    ck_assert_int_eq(sigaction(SIGALRM, &old, NULL), 0);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
+/* A bare osev_wakeup() does end the turn, with 0. */
+START_TEST(bare_wakeup_ends_the_turn_with_zero)
+{
+    osev_ctx *ctx = ctx_with(_i ? OSEV_CTX_BACKEND_POLL : 0);
+
+    osev_wakeup(ctx);
+    ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND), 0);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 /* ---- reentrancy ---- */
 
 static int nested_result;
@@ -350,6 +402,8 @@ static Suite *loop_suite(void)
     tcase_add_loop_test(loop, loop_once_both_backends, 0, 2);
     tcase_add_test(loop, loop_run_until_exit);
     tcase_add_test(loop, dispatch_never_blocks);
+    tcase_add_loop_test(loop, foreign_signals_do_not_end_the_turn, 0, 2);
+    tcase_add_loop_test(loop, bare_wakeup_ends_the_turn_with_zero, 0, 2);
     tcase_add_test(loop, loop_once_from_callback_is_busy);
     tcase_add_loop_test(loop, ctx_freed_by_callback_in_loop_once, 0, 2);
     tcase_add_loop_test(agg, aggregate_fd_timer_and_fd, 0, 2);

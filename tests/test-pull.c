@@ -11,7 +11,7 @@
 #define ROOM 32
 #define SENTINEL 0x5a
 
-static int calls, last_fd;
+static int calls, last_fd, nvals;
 static short last_revents;
 static char order[16];
 static int norder;
@@ -20,6 +20,7 @@ static void rec_cb(osev_fd *w, int fd, short revents, void *arg)
 {
     (void)w, (void)arg;
     calls++;
+    nvals += !!(revents & POLLNVAL);
     last_fd = fd;
     last_revents = revents;
     order[norder++] = 'f';
@@ -46,6 +47,7 @@ static void defer_cb(osev_ctx *ctx, void *arg)
 static void reset(void)
 {
     calls = 0;
+    nvals = 0;
     last_fd = -1;
     last_revents = 0;
     norder = 0;
@@ -313,6 +315,91 @@ START_TEST(foreign_array_gets_no_dispatch)
 }
 END_TEST
 
+enum layout_change {
+    CHANGE_ADD,        /* a watch on a new fd */
+    CHANGE_REMOVE,     /* the only watch on an fd removed */
+    CHANGE_MASK_ZERO,  /* a watch modified to 0: its entry goes */
+    CHANGE_MASK_ON,    /* a held watch (0) modified to POLLIN: one comes */
+    CHANGE_MUTE,       /* a closed fd found POLLNVAL and muted meanwhile */
+    CHANGE_NONE,
+    LAYOUT_CHANGES
+};
+
+/*
+ * Whatever changed in the registry between osev_beforepoll() and
+ * osev_afterpoll(), an array that is not the one handed out (the right
+ * count, other fds: no wakeup fd, one fd twice) gets no dispatch at all,
+ * and the one handed out still does.
+ */
+START_TEST(foreign_array_refused_after_any_change)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[ROOM], foreign[ROOM];
+    int a[2], b[2], c[2], d[2], n = ROOM, timeout = -1;
+    osev_fd *wa, *wb, *wc, *wd = NULL;
+    osev_timer *t;
+
+    tu_pipe(a);
+    tu_pipe(b);
+    tu_pipe(c);
+    tu_pipe(d);
+    ck_assert_osev_ok(osev_fd_add(ctx, a[0], POLLIN, drain_cb, NULL, &wa));
+    ck_assert_osev_ok(osev_fd_add(ctx, b[0], POLLIN, drain_cb, NULL, &wb));
+    ck_assert_osev_ok(osev_fd_add(ctx, c[0], _i == CHANGE_MASK_ON ? 0 : POLLIN,
+                                  drain_cb, NULL, &wc));
+    if (_i == CHANGE_MUTE)
+        ck_assert_osev_ok(osev_fd_add(ctx, d[0], POLLIN, drain_cb, NULL, &wd));
+    ck_assert_osev_ok(osev_timer_add(ctx, 0, timer_cb, NULL, &t));
+    tu_write_byte(a[1]);
+    tu_write_byte(b[1]);
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_ge(poll(fds, (nfds_t)n, 5000), 2);
+
+    reset();
+    switch (_i) {
+    case CHANGE_ADD:
+        ck_assert_osev_ok(osev_fd_add(ctx, d[0], POLLIN, drain_cb, NULL, &wd));
+        break;
+    case CHANGE_REMOVE:
+        osev_fd_remove(wc);
+        break;
+    case CHANGE_MASK_ZERO:
+        ck_assert_osev_ok(osev_fd_modify(wc, 0));
+        break;
+    case CHANGE_MASK_ON:
+        ck_assert_osev_ok(osev_fd_modify(wc, POLLIN));
+        break;
+    case CHANGE_MUTE:
+        /* d closed under its watch, and its number taken by the library
+         * (the aggregate fd's epoll set): the watch is found POLLNVAL
+         * and muted, its entry goes, its callback waits for the pass. */
+        close(d[0]);
+        ck_assert_int_eq(osev_get_fd(ctx), d[0]);
+        d[0] = -1;
+        break;
+    }
+
+    for (int i = 0; i < n; i++)
+        foreign[i] = (struct pollfd){ .fd = i % 2 ? a[0] : b[0],
+                                      .events = POLLIN, .revents = POLLIN };
+    osev_afterpoll(ctx, n, foreign, 0);
+    ck_assert_int_eq(calls, 0);
+    ck_assert_int_eq(norder, 0); /* not even the due timer */
+
+    osev_afterpoll(ctx, n, fds, 0); /* the one handed out */
+    ck_assert_int_eq(calls, _i == CHANGE_MUTE ? 3 : 2);
+    ck_assert_int_eq(nvals, _i == CHANGE_MUTE);
+    ck_assert_int_ge(norder, 1);
+    ck_assert_int_eq(order[norder - 1], 't');
+    osev_ctx_free(ctx);
+    for (int i = 0; i < 2; i++)
+        if (d[i] >= 0)
+            close(d[i]);
+    close(a[0]), close(a[1]), close(b[0]), close(b[1]);
+    close(c[0]), close(c[1]);
+}
+END_TEST
+
 START_TEST(fds_then_timers_then_deferred)
 {
     osev_ctx *ctx = tu_ctx_new();
@@ -407,6 +494,8 @@ static Suite *pull_suite(void)
     tcase_add_test(stale, reused_fd_number_gets_no_stale_readiness);
     tcase_add_test(stale, watch_added_after_beforepoll_waits);
     tcase_add_test(stale, foreign_array_gets_no_dispatch);
+    tcase_add_loop_test(stale, foreign_array_refused_after_any_change, 0,
+                        LAYOUT_CHANGES);
     suite_add_tcase(s, proto);
     suite_add_tcase(s, stale);
     return s;

@@ -248,6 +248,41 @@ START_TEST(missing_set_for_an_asked_bit)
 }
 END_TEST
 
+/*
+ * Only the fds a round handed out take its results: a held watch (0)
+ * switched on after osev_beforeselect() does not take a bit the
+ * application set for its own use of the same fd.
+ */
+START_TEST(only_the_rounds_fds_take_results)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    int a[2], c[2];
+    osev_fd *wa, *wc;
+    struct sets s;
+
+    tu_pipe(a);
+    tu_pipe(c);
+    ck_assert_osev_ok(osev_fd_add(ctx, a[0], POLLIN, rec_cb, NULL, &wa));
+    ck_assert_osev_ok(osev_fd_add(ctx, c[0], 0, rec_cb, NULL, &wc));
+    sets_init(&s);
+    ck_assert_osev_ok(before(ctx, &s, 0));
+    ck_assert(!FD_ISSET(c[0], &s.r));
+    FD_SET(c[0], &s.r); /* the application's own interest in c */
+    if (c[0] > s.maxfd)
+        s.maxfd = c[0];
+    tu_write_byte(a[1]);
+    tu_write_byte(c[1]);
+    ck_assert_int_eq(select(s.maxfd + 1, &s.r, NULL, NULL, NULL), 2);
+    ck_assert_osev_ok(osev_fd_modify(wc, POLLIN));
+    calls = 0;
+    osev_afterselect(ctx, s.maxfd, &s.r, NULL, NULL, 0);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(last_fd, a[0]);
+    osev_ctx_free(ctx);
+    close(a[0]), close(a[1]), close(c[0]), close(c[1]);
+}
+END_TEST
+
 static Suite *select_suite(void)
 {
     Suite *s = suite_create("select");
@@ -257,6 +292,7 @@ static Suite *select_suite(void)
     tcase_add_test(tc, timeout_lowered_rounded_to_microseconds);
     tcase_add_test(tc, real_select_round_dispatches);
     tcase_add_test(tc, stale_rules_like_afterpoll);
+    tcase_add_test(tc, only_the_rounds_fds_take_results);
     tcase_add_test(tc, fd_beyond_fd_setsize_refused_nothing_written);
     tcase_add_test(tc, missing_set_for_an_asked_bit);
     suite_add_tcase(s, tc);

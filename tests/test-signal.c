@@ -161,6 +161,48 @@ START_TEST(interrupting_signal_served_in_same_turn)
 }
 END_TEST
 
+/* Once the loop's thread is blocked, send SIGUSR1 to the process from a
+ * thread that blocks it, as another process would: the loop's thread,
+ * which leaves it unblocked, runs the handler. */
+static void *kill_process_when_blocked(void *arg)
+{
+    struct kicker *k = arg;
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    tu_wait_until_polling(k->tid, osev_now() + BOUND);
+    ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+    return NULL;
+}
+
+/* An unblocked signal sent to the process, on either path: served by the
+ * osev_loop_once() call it interrupts, which returns 1, not 0. */
+START_TEST(unblocked_process_signal_served_in_same_turn)
+{
+    struct rec r = { 0 };
+    struct kicker k = { tu_gettid(), pthread_self() };
+    sigset_t set, old;
+    osev_ctx *ctx;
+    pthread_t th;
+
+    setenv("OSEV_SIGNAL_BACKEND", _i ? "pipe" : "signalfd", 1);
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    ck_assert_int_eq(pthread_sigmask(SIG_UNBLOCK, &set, &old), 0);
+    ctx = tu_ctx_new();
+    watch(ctx, SIGUSR1, &r);
+    ck_assert_int_eq(pthread_create(&th, NULL, kill_process_when_blocked, &k),
+                     0);
+    ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND), 1);
+    ck_assert_int_eq(r.calls, 1);
+    pthread_join(th, NULL);
+    osev_ctx_free(ctx);
+    ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+}
+END_TEST
+
 START_TEST(delivered_in_each_mode)
 {
     int mode = _i / 2;
@@ -729,6 +771,8 @@ static Suite *signal_suite(void)
     tcase_add_loop_test(deliver, delivered_in_push_mode, 0, 2);
     tcase_add_loop_test(deliver, interrupting_signal_served_in_same_turn, 0,
                         2);
+    tcase_add_loop_test(deliver, unblocked_process_signal_served_in_same_turn,
+                        0, 2);
     tcase_add_loop_test(deliver, arrivals_before_dispatch_coalesce, 0, 2);
     tcase_add_loop_test(deliver, other_signal_not_delivered, 0, 2);
     tcase_add_loop_test(several, two_contexts_both_get_it, 0, 2);
