@@ -137,9 +137,14 @@ OSEV_EXPORT int osev_ctx_new(const struct osev_ctx_opts *opts,
  * without being run, pending osev_schedule() calls are dropped with their
  * release, and every fd osevent opened is closed; fds the caller
  * registered are never closed.  NULL is fine.
- * Called from inside a callback of the same context, the free takes effect
- * when the dispatch pass that ran the callback returns; callbacks not yet
- * run in that pass are not run.  Must not be called while another thread
+ * Called from inside a callback of the same context (a release function
+ * included), the free takes effect when the dispatch pass, or the call
+ * that ran the release, returns; callbacks not yet run in that pass are
+ * not run.  Releases that osev_ctx_free() itself runs cannot add to the
+ * dying context: osev_fd_add(), osev_timer_add(), osev_defer(),
+ * osev_schedule(), osev_signal_add(), osev_child_add() and
+ * osev_set_hooks() return -ESTALE there, and osev_event_post() frees the
+ * event.  Must not be called while another thread
  * uses the context.  In a child of fork(), freeing an inherited context
  * leaves the parent's use of it intact (see "Fork" below).
  */
@@ -168,7 +173,11 @@ typedef void osev_fd_cb(osev_fd *w, int fd, short revents, void *arg);
  * results of that poll.
  * The fd stays the caller's: osevent never closes it.  Remove the watch
  * before closing the fd; an fd closed under a watch is reported once as
- * POLLNVAL (when the poller can see it) and the watch is then muted.
+ * POLLNVAL (when the poller can see it, or when osevent opens an fd of
+ * its own that takes the closed fd's number) and the watch is then
+ * muted.  An fd that epoll refuses (the context's own aggregate fd, an
+ * epoll set that holds it) is reported the same way by the epoll
+ * backend; a regular file is always ready, as poll(2) says.
  * @w_out: receives the watch, owned by the caller until osev_fd_remove().
  * Returns 0, -EINVAL (NULL ctx or cb, bad event bits), -EBADF (fd < 0 or
  * not open), -ENOMEM.  May be called from a callback and any thread.
@@ -201,6 +210,13 @@ OSEV_EXPORT void osev_fd_remove(osev_fd *w);
  * osev_fd_set_release - set the function called exactly once with the
  * watch's arg when the watch ends for any reason (removed, or its context
  * freed), from a clean stack.  NULL clears it.
+ * A release runs as a callback of the context, with no osevent lock held:
+ * it may call what a callback may (add and remove watches and timers,
+ * post, defer, schedule, osev_loop_exit(), osev_ctx_free(), which takes
+ * effect once the call that ran the release returns); the calls that
+ * dispatch or wait (osev_loop_once(), osev_loop_run(), osev_dispatch(),
+ * osev_event_wait(), osev_beforepoll(), osev_beforeselect()) return
+ * -EBUSY and osev_afterpoll()/osev_afterselect() are ignored.
  */
 OSEV_EXPORT void osev_fd_set_release(osev_fd *w, void (*release)(void *arg));
 
@@ -288,8 +304,9 @@ OSEV_EXPORT void osev_event_post(osev_ctx *ctx, osev_event *ev);
 /*
  * osev_disaster - report that events of @type (0: of any type) may be
  * missing, because @msg (with @errnoval, 0 if none).  Calls the disaster
- * hook if one is set; otherwise writes the message to stderr, and every
- * later osev_event_check()/osev_event_wait() on @ctx returns -EIO.
+ * hook if one is set; otherwise writes the message to stderr, every
+ * later osev_event_check()/osev_event_wait() on @ctx returns -EIO, and a
+ * thread blocked in osev_event_wait() is woken to return it.
  */
 OSEV_EXPORT void osev_disaster(osev_ctx *ctx, unsigned type, const char *msg,
                                int errnoval);
@@ -368,7 +385,8 @@ OSEV_EXPORT int osev_event_set_hooks(osev_ctx *ctx,
  *   pending.
  * @now: osev_now(), or 0 to have it read.
  * Returns 0; -ENOBUFS when the room is short (then *nfds_io is the number
- * needed and nothing else is written); -EINVAL.
+ * needed and nothing else is written); -EINVAL; -ESTALE when a release
+ * function this call ran freed @ctx (do not touch it again).
  * Each call starts a new poll round: the results are for watches that
  * existed at this call only.  Not from a callback of @ctx (-EBUSY).
  */
@@ -381,9 +399,9 @@ OSEV_EXPORT int osev_beforepoll(osev_ctx *ctx, int *nfds_io,
  * most recent osev_beforepoll(): ready fd callbacks, then due timers, then
  * deferred calls.  @nfds must be the number that call returned.  Entries
  * of watches removed since are ignored, watches added since never receive
- * these results, and an array that cannot be from that call (another
- * count, other fds) gets no dispatch at all.  Not from a callback of @ctx
- * (ignored).
+ * these results, and an array that is not the one that call filled (another
+ * count, another fd at any entry) gets no dispatch at all, whatever
+ * changed in the registry since.  Not from a callback of @ctx (ignored).
  */
 OSEV_EXPORT void osev_afterpoll(osev_ctx *ctx, int nfds,
                                 const struct pollfd *fds, osev_time now);
@@ -397,7 +415,8 @@ OSEV_EXPORT void osev_afterpoll(osev_ctx *ctx, int nfds,
  * osev_beforepoll(): *tv_set_io false means "no timeout" (select's NULL),
  * and it is rounded up to whole microseconds.
  * Returns 0; -EBADF if any fd is >= FD_SETSIZE, and then nothing is
- * written; -EINVAL.  Not from a callback of @ctx (-EBUSY).
+ * written; -EINVAL; -ESTALE as osev_beforepoll().  Not from a callback of
+ * @ctx (-EBUSY).
  */
 OSEV_EXPORT int osev_beforeselect(osev_ctx *ctx, int *maxfd_io,
                                   fd_set *rfds, fd_set *wfds, fd_set *efds,
@@ -406,8 +425,8 @@ OSEV_EXPORT int osev_beforeselect(osev_ctx *ctx, int *maxfd_io,
 
 /*
  * osev_afterselect - dispatch the results of select(2) on the sets of the
- * most recent osev_beforeselect(), as osev_afterpoll() does.  @maxfd is
- * the highest fd to look at.
+ * most recent osev_beforeselect(), as osev_afterpoll() does: only the fds
+ * that call added take results.  @maxfd is the highest fd to look at.
  */
 OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
                                   const fd_set *rfds, const fd_set *wfds,
@@ -656,9 +675,18 @@ OSEV_EXPORT void osev_child_remove(osev_child *c);
 /*
  * osev_loop_once - wait in the built-in loop (epoll, or poll) until
  * something is ready, @deadline passes or osev_wakeup() is called, then
- * run one dispatch pass.  Returns the number of callbacks run (0 after a
- * bare wakeup), -ETIMEDOUT (deadline passed and nothing ran), -EINVAL,
- * -EBUSY (from a callback of @ctx), -ESTALE (a callback freed @ctx).
+ * run one dispatch pass.  Returns:
+ *  - the number of callbacks run (1 or more), once any ran;
+ *  - -ETIMEDOUT, when @deadline passed and nothing ran;
+ *  - 0, when nothing ran but the wakeup fd was written: osev_wakeup(),
+ *    osev_loop_exit(), an event handed to an osev_event_wait() caller, an
+ *    unhooked osev_disaster(), a registry change made from another thread;
+ *  - -EINVAL, -EBUSY (from a callback of @ctx), -ESTALE (a callback or
+ *    release freed @ctx), or the error of the wait itself (-ENOMEM...).
+ * A wait that ends with nothing for the application -- interrupted by a
+ * signal (EINTR), or one of osevent's own fds (a signal or child source)
+ * that turns out to have nothing to deliver -- does not end the call: it
+ * waits again until @deadline.
  */
 OSEV_EXPORT int osev_loop_once(osev_ctx *ctx, osev_time deadline);
 
@@ -671,8 +699,9 @@ OSEV_EXPORT int osev_loop_run(osev_ctx *ctx);
 /*
  * osev_loop_exit - make osev_loop_run() return @code (>= 0) after the
  * running pass; called when no osev_loop_run() runs, it makes the next
- * one return @code at once.  From a callback, or another thread (the
- * blocked loop is woken).
+ * one return @code at once.  From a callback, a release, or another
+ * thread: the wakeup fd is always written, so a loop about to block sees
+ * it too (an osev_loop_once() not under osev_loop_run() then returns 0).
  */
 OSEV_EXPORT void osev_loop_exit(osev_ctx *ctx, int code);
 
@@ -695,7 +724,8 @@ OSEV_EXPORT int osev_get_deadline(osev_ctx *ctx, osev_time *deadline_out);
 /*
  * osev_dispatch - run what is ready now (fds, due timers, deferred calls,
  * event deliveries) without blocking.  Returns the number of callbacks
- * run, -EINVAL, -EBUSY (from a callback), -ESTALE (a callback freed ctx).
+ * run, -EINVAL, -EBUSY (from a callback or release), -ESTALE (a callback
+ * or release freed ctx).
  */
 OSEV_EXPORT int osev_dispatch(osev_ctx *ctx);
 
