@@ -384,6 +384,13 @@ static int readers_start(osev_ctx *ctx, struct osev__sigctx *sc)
     int r;
 
     hub_lock();
+    /* The process-wide sources are not in any registry, but the numbers
+     * they took may be those of fds this context still watches after
+     * the application closed them: those watches must not see them. */
+    osev__claim_fd(ctx, hub.pipe_r);
+    osev__claim_fd(ctx, atomic_load(&hub_wfd));
+    if (hub.sfd >= 0)
+        osev__claim_fd(ctx, hub.sfd);
     r = reader_add(ctx, hub.pipe_r, read_pipe, &sc->pipe_w);
 #ifdef HAVE_SIGNALFD
     if (r == 0 && sc->use_sfd)

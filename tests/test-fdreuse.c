@@ -165,34 +165,53 @@ static void on_sig(osev_signal *s, int signo, void *arg)
     sig_rec.calls++;
 }
 
-static bool sig_served(void *arg)
+#define NSTALE 4
+
+static bool all_stale_and_sig_served(void *arg)
 {
-    return sig_rec.calls > 0 && rec_nval(arg);
+    const struct rec *r = arg;
+
+    for (int i = 0; i < NSTALE; i++)
+        if (!r[i].nvals)
+            return false;
+    return sig_rec.calls > 0;
 }
 
-/* A signal watch's eventfd takes the stale number: the stale watch gets
- * POLLNVAL, never the signal's readiness; the signal is delivered. */
-START_TEST(signal_eventfd_takes_a_stale_number)
+/*
+ * The first signal watch of the process opens a signal's eventfd, the
+ * self-pipe (and a signalfd), and this context's dups of them: each may
+ * take a stale number.  Every stale watch gets POLLNVAL, none sees (or
+ * drains) the signal sources; the signal is delivered.  Both paths.
+ */
+START_TEST(signal_fds_take_stale_numbers)
 {
     osev_ctx *ctx = tu_ctx_new();
-    struct rec stale = { 0 };
+    struct rec stale[NSTALE] = { { 0 } };
+    int rd[NSTALE], wr[NSTALE];
     sigset_t set, old;
     osev_signal *s;
-    int wr;
 
+    setenv("OSEV_SIGNAL_BACKEND", _i ? "pipe" : "signalfd", 1);
     sigemptyset(&set);
     sigaddset(&set, SIGUSR2);
-    ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, &old), 0);
-    close(watched_pipe(ctx, &stale, &wr));
+    ck_assert_int_eq(pthread_sigmask(_i ? SIG_UNBLOCK : SIG_BLOCK, &set,
+                                     &old),
+                     0);
+    for (int i = 0; i < NSTALE; i++)
+        rd[i] = watched_pipe(ctx, &stale[i], &wr[i]);
+    for (int i = 0; i < NSTALE; i++)
+        close(rd[i]);
     sig_rec.calls = 0;
     ck_assert_osev_ok(osev_signal_add(ctx, SIGUSR2, on_sig, NULL, &s));
     ck_assert_int_eq(kill(getpid(), SIGUSR2), 0);
-    loop_until(ctx, sig_served, &stale);
-    assert_stale_muted(&stale);
+    loop_until(ctx, all_stale_and_sig_served, stale);
+    for (int i = 0; i < NSTALE; i++)
+        assert_stale_muted(&stale[i]);
     ck_assert_int_eq(sig_rec.calls, 1);
     osev_signal_remove(s);
     osev_ctx_free(ctx);
-    close(wr);
+    for (int i = 0; i < NSTALE; i++)
+        close(wr[i]);
     ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
 }
 END_TEST
@@ -273,7 +292,7 @@ static Suite *fdreuse_suite(void)
 
     tcase_add_test(tc, lazy_epoll_set_takes_a_stale_number);
     tcase_add_test(tc, aggregate_fds_take_stale_numbers);
-    tcase_add_test(tc, signal_eventfd_takes_a_stale_number);
+    tcase_add_loop_test(tc, signal_fds_take_stale_numbers, 0, 2);
     tcase_add_test(tc, child_fd_takes_a_stale_number);
     tcase_add_test(tc, fd_the_set_refuses_affects_its_watch_only);
     tcase_set_timeout(tc, 30);
