@@ -446,16 +446,28 @@ OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
  * fd_modify: the merged events changed (never to 0, never to the same
  *   value).  *app_reg_io may be replaced.
  * fd_deregister: stop watching; the registration is gone.  Called exactly
- *   once for every successful fd_register.  Cannot fail.
+ *   once for every successful fd_register, except in a forked child (see
+ *   below).  Cannot fail.
  * timeout_register: arm a one-shot timeout at @deadline.
  * timeout_modify: re-arm it at @deadline, whether or not it has fired.
  * timeout_deregister: disarm it for good.  Called exactly once for every
- *   successful timeout_register.  Cannot fail.
+ *   successful timeout_register, except in a forked child.  Cannot fail.
  * release: the hooks are no longer the context's (osev_set_hooks() with
  *   NULL, or osev_ctx_free()); every deregister has run and no
  *   osev_occurred_*() with their tokens will be accepted.  Free @user here
  *   if you own it.  Optional (NULL); called without the lock, but it must
  *   not call osevent on this context (it may be on its way out).
+ *
+ * In a child of fork() - a process other than the one that called
+ * osev_set_hooks() - ending push mode (osev_ctx_free(), or
+ * osev_set_hooks() with NULL) calls no deregister hook: the foreign
+ * loop's registrations may live in kernel objects the child shares with
+ * the parent (an epoll set), and removing them there would remove the
+ * parent's.  osevent forgets them on its side; release is still called,
+ * once, and must not touch the loop either: a release that finds itself
+ * in another process (compare getpid() with the one at osev_set_hooks())
+ * abandons the loop's registrations and frees only what the loop can no
+ * longer reach.
  *
  * A timeout that fired stays registered (disarmed) until osevent modifies
  * or deregisters it; a foreign timer that is periodic must be disarmed by
