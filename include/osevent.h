@@ -654,11 +654,20 @@ OSEV_EXPORT void osev_child_remove(osev_child *c);
  * Fork.  A child of fork() may osev_ctx_free() a context it inherited
  * without disturbing the parent, which keeps using it: the epoll set they
  * share is closed before any fd is taken out of it (taking them out would
- * take them out of the parent's set), and signal and child watches only
+ * take them out of the parent's set), signal and child watches only
  * close the child's copies of their fds, never reading from them or
- * changing what they watch.  Freeing is the only use the child may make
- * of an inherited context; it may make new contexts of its own, signal
- * watches included.
+ * changing what they watch, and nothing is written to the wakeup fd.  In
+ * push mode the application's loop is the parent's too: no deregister
+ * hook runs in the child (see struct osev_hooks), and the adapters
+ * (osevent-<loop>.h) leave their watches in the child's copy of the loop,
+ * inert, keeping the memory it still points at: a bounded leak, the
+ * child's only.  Detaching in the child (osev_set_hooks() with NULL, an
+ * adapter's detach) does the same, and so do the bridges'
+ * osev_glib_unhost() and libvirt removals.  Freeing, after a detach or
+ * not, is the only use the child may make of an inherited context; it
+ * may make new contexts of its own, signal watches included.  A child
+ * that needs an event loop should make a new one too: its copy of the
+ * parent's keeps the abandoned watches.
  */
 
 /* ------------------------------------------------------------------ */
