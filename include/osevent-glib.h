@@ -82,6 +82,10 @@ OSEV_EXPORT int osev_glib_host(osev_ctx *ctx, GMainContext *gctx,
  * untouched.  Call it on the hosting thread: from an osevent callback, a
  * GLib callback the bridge dispatches (then the bridge goes when that
  * dispatch returns), or outside both.  NULL is fine.
+ * In a child of fork() (a process other than the one that hosted) the
+ * watches and timer stay in the inherited context, whose epoll set the
+ * parent shares, for osev_ctx_free() to end; only the bridge's memory
+ * goes, and @gctx is released.
  */
 OSEV_EXPORT void osev_glib_unhost(osev_glib_hosting *h);
 

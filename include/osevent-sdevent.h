@@ -47,8 +47,10 @@ extern "C" {
  * the context's callbacks run there; the context must be changed
  * (watches, timers, attach, detach, free) only from that thread, since
  * each change may add, change or drop a source.  Not across fork():
- * sd-event refuses a loop made in the parent (-ECHILD).  Not from inside
- * an osevent hook; from a callback of @ctx is fine.
+ * sd-event refuses a loop made in the parent (-ECHILD); a child may still
+ * free or detach an inherited context, which leaves @e alone (see "Fork"
+ * in osevent.h).  Not from inside an osevent hook; from a callback of
+ * @ctx is fine.
  *
  * Returns 0, -EINVAL (@ctx or @e NULL), -ENOMEM, or sd-event's error for
  * a source it refuses: -EEXIST when @e already watches that fd through a

@@ -100,6 +100,15 @@ OSEV_EXPORT void osev_virt_detach(osev_ctx *ctx);
  * runs, from osev_ctx_free()) and libvirt's later calls fail cleanly; a
  * new context may then be registered in its place.
  *
+ * Fork: in a child of fork() @ctx is the parent's copy, its epoll set
+ * one kernel object for both, so the bridge leaves it alone: libvirt's
+ * adds fail there, its updates are ignored, a removal only forgets the
+ * id, and no free callback runs, not even from osev_ctx_free() (what it
+ * would release is the parent's copy; disposing of it may act on what
+ * the two share, a socket path or a helper process): the child leaks
+ * those objects instead.  Once the child has freed @ctx it may register
+ * a context of its own.
+ *
  * Threads: libvirt adds, changes and removes handles and timeouts from
  * its own threads too: @ctx must not be made with OSEV_CTX_SINGLE_THREAD
  * (a thread blocked in the built-in loop is woken when libvirt changes

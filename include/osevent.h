@@ -465,16 +465,28 @@ OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
  * fd_modify: the merged events changed (never to 0, never to the same
  *   value).  *app_reg_io may be replaced.
  * fd_deregister: stop watching; the registration is gone.  Called exactly
- *   once for every successful fd_register.  Cannot fail.
+ *   once for every successful fd_register, except in a forked child (see
+ *   below).  Cannot fail.
  * timeout_register: arm a one-shot timeout at @deadline.
  * timeout_modify: re-arm it at @deadline, whether or not it has fired.
  * timeout_deregister: disarm it for good.  Called exactly once for every
- *   successful timeout_register.  Cannot fail.
+ *   successful timeout_register, except in a forked child.  Cannot fail.
  * release: the hooks are no longer the context's (osev_set_hooks() with
  *   NULL, or osev_ctx_free()); every deregister has run and no
  *   osev_occurred_*() with their tokens will be accepted.  Free @user here
  *   if you own it.  Optional (NULL); called without the lock, but it must
  *   not call osevent on this context (it may be on its way out).
+ *
+ * In a child of fork() - a process other than the one that called
+ * osev_set_hooks() - ending push mode (osev_ctx_free(), or
+ * osev_set_hooks() with NULL) calls no deregister hook: the foreign
+ * loop's registrations may live in kernel objects the child shares with
+ * the parent (an epoll set), and removing them there would remove the
+ * parent's.  osevent forgets them on its side; release is still called,
+ * once, and must not touch the loop either: a release that finds itself
+ * in another process (compare getpid() with the one at osev_set_hooks())
+ * abandons the loop's registrations and frees only what the loop can no
+ * longer reach.
  *
  * A timeout that fired stays registered (disarmed) until osevent modifies
  * or deregisters it; a foreign timer that is periodic must be disarmed by
@@ -661,11 +673,20 @@ OSEV_EXPORT void osev_child_remove(osev_child *c);
  * Fork.  A child of fork() may osev_ctx_free() a context it inherited
  * without disturbing the parent, which keeps using it: the epoll set they
  * share is closed before any fd is taken out of it (taking them out would
- * take them out of the parent's set), and signal and child watches only
+ * take them out of the parent's set), signal and child watches only
  * close the child's copies of their fds, never reading from them or
- * changing what they watch.  Freeing is the only use the child may make
- * of an inherited context; it may make new contexts of its own, signal
- * watches included.
+ * changing what they watch, and nothing is written to the wakeup fd.  In
+ * push mode the application's loop is the parent's too: no deregister
+ * hook runs in the child (see struct osev_hooks), and the adapters
+ * (osevent-<loop>.h) leave their watches in the child's copy of the loop,
+ * inert, keeping the memory it still points at: a bounded leak, the
+ * child's only.  Detaching in the child (osev_set_hooks() with NULL, an
+ * adapter's detach) does the same, and so do the bridges'
+ * osev_glib_unhost() and libvirt removals.  Freeing, after a detach or
+ * not, is the only use the child may make of an inherited context; it
+ * may make new contexts of its own, signal watches included.  A child
+ * that needs an event loop should make a new one too: its copy of the
+ * parent's keeps the abandoned watches.
  */
 
 /* ------------------------------------------------------------------ */

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Index in the low half of a pointer-sized token, generation above. */
 #define TOK_IDX_BITS (sizeof(uintptr_t) * 4)
@@ -129,15 +130,21 @@ static int fd_register(osev_ctx *ctx, struct osev__fdent *ent, short mask)
     return 0;
 }
 
+/* Let go of @ent's registration on our side only. */
+static void fd_forget(osev_ctx *ctx, struct osev__fdent *ent)
+{
+    tok_release(ctx, ent->hook_tok);
+    ent->hook_mask = 0;
+    ent->app_reg = NULL;
+    ctx->push.stats.fd_regs--;
+}
+
 static void fd_deregister(osev_ctx *ctx, struct osev__fdent *ent)
 {
     struct osev__push *p = &ctx->push;
 
     IN_HOOK(p->hooks.fd_deregister(p->user, ent->fd, ent->app_reg));
-    tok_release(ctx, ent->hook_tok);
-    ent->hook_mask = 0;
-    ent->app_reg = NULL;
-    p->stats.fd_regs--;
+    fd_forget(ctx, ent);
     p->stats.fd_deregisters++;
 }
 
@@ -173,15 +180,22 @@ int osev__hook_fd_update(osev_ctx *ctx, struct osev__fdent *ent, short mask)
 
 /* ---- the timeout ---- */
 
+static void timeout_forget(osev_ctx *ctx)
+{
+    struct osev__push *p = &ctx->push;
+
+    tok_release(ctx, p->tmo_tok);
+    p->tmo_on = false;
+    p->tmo_reg = NULL;
+    p->stats.timeout_regs--;
+}
+
 static void timeout_deregister(osev_ctx *ctx)
 {
     struct osev__push *p = &ctx->push;
 
     IN_HOOK(p->hooks.timeout_deregister(p->user, p->tmo_reg));
-    tok_release(ctx, p->tmo_tok);
-    p->tmo_on = false;
-    p->tmo_reg = NULL;
-    p->stats.timeout_regs--;
+    timeout_forget(ctx);
     p->stats.timeout_deregisters++;
 }
 
@@ -296,13 +310,18 @@ void osev__hooks_after_pass(osev_ctx *ctx)
 
 /* ---- setting and unsetting ---- */
 
-/* Deregister every fd, newest slot first (any order would do). */
-static void fds_deregister_all(osev_ctx *ctx)
+/* Deregister every fd, newest slot first (any order would do); or, with
+ * @forget, let them go on our side only. */
+static void fds_deregister_all(osev_ctx *ctx, bool forget)
 {
     for (int i = ctx->npfd - 1; i >= 0; i--) {
         struct osev__fdent *ent = ctx->fdtab[ctx->pfd[i].fd];
 
-        if (ent->hook_mask)
+        if (ent->hook_mask == 0)
+            continue;
+        if (forget)
+            fd_forget(ctx, ent);
+        else
             fd_deregister(ctx, ent);
     }
 }
@@ -319,21 +338,34 @@ static int register_all(osev_ctx *ctx)
     if (r == 0)
         r = osev__hook_timeout_sync(ctx);
     if (r < 0)
-        fds_deregister_all(ctx);
+        fds_deregister_all(ctx, false);
     return r;
 }
 
-/* Deregister everything and leave push mode; called locked.  Returns the
- * release to call once unlocked. */
+/*
+ * Deregister everything and leave push mode; called locked.  Returns the
+ * release to call once unlocked.
+ *
+ * In a child of fork() (the process is not the one that set the hooks)
+ * no deregister hook runs: what the application registered lives in
+ * objects the child shares with the parent (an epoll set, a wakeup fd),
+ * and taking the child's registrations out would take the parent's out
+ * too.  The child forgets them on its side only; release still runs, so
+ * the application (an adapter) can let go of its memory.
+ */
 struct osev__hooks_release osev__hooks_unset(osev_ctx *ctx)
 {
     struct osev__push *p = &ctx->push;
     struct osev__hooks_release rel = { 0 };
+    bool forked;
 
     if (!p->on)
         return rel;
-    fds_deregister_all(ctx);
-    if (p->tmo_on)
+    forked = p->pid != getpid();
+    fds_deregister_all(ctx, forked);
+    if (p->tmo_on && forked)
+        timeout_forget(ctx);
+    else if (p->tmo_on)
         timeout_deregister(ctx);
     rel.fn = p->hooks.release;
     rel.user = p->user;
@@ -382,6 +414,7 @@ OSEV_EXPORT int osev_set_hooks(osev_ctx *ctx, const struct osev_hooks *hooks,
     } else {
         ctx->push.hooks = h;
         ctx->push.user = user;
+        ctx->push.pid = getpid();
         ctx->push.on = true;
         r = register_all(ctx);
         if (r < 0)

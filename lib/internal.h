@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "osevent.h"
 #include "list.h"
@@ -137,6 +138,7 @@ struct osev__push {
     bool on;
     struct osev_hooks hooks;
     void *user;
+    pid_t pid;           /* the process that set them: see hooks_unset */
     struct osev__tok *toks;
     uint32_t ntoks, toks_cap, free_tok;
     /* the one timeout registration */

@@ -229,6 +229,172 @@ START_TEST(child_frees_ctx_with_signal_and_child_watches)
 }
 END_TEST
 
+/* ---- push mode: the hooks are the parent's too ---- */
+
+/*
+ * A test double for struct osev_hooks: it counts every call.  After
+ * fork() the registrations it stands for would be the parent's as much
+ * as the child's (an epoll set, a shared kernel object), so a child must
+ * not deregister them.
+ */
+struct double_hooks {
+    int fd_registers, fd_deregisters, timeout_registers, timeout_deregisters;
+    int releases;
+    int fds[4];    /* the fds registered, in order */
+    void *toks[4]; /* and their tokens */
+};
+
+static int dh_fd_register(void *user, int fd, void **app_reg_out, short events,
+                          void *for_osev)
+{
+    struct double_hooks *D = user;
+
+    (void)events;
+    if (D->fd_registers < 4) {
+        D->fds[D->fd_registers] = fd;
+        D->toks[D->fd_registers] = for_osev;
+    }
+    D->fd_registers++;
+    *app_reg_out = D;
+    return 0;
+}
+
+static int dh_fd_modify(void *user, int fd, void **app_reg_io, short events)
+{
+    (void)user, (void)fd, (void)app_reg_io, (void)events;
+    return 0;
+}
+
+static void dh_fd_deregister(void *user, int fd, void *app_reg)
+{
+    (void)fd, (void)app_reg;
+    ((struct double_hooks *)user)->fd_deregisters++;
+}
+
+static int dh_timeout_register(void *user, void **app_reg_out,
+                               osev_time deadline, void *for_osev)
+{
+    (void)deadline, (void)for_osev;
+    ((struct double_hooks *)user)->timeout_registers++;
+    *app_reg_out = user;
+    return 0;
+}
+
+static int dh_timeout_modify(void *user, void **app_reg_io, osev_time deadline)
+{
+    (void)user, (void)app_reg_io, (void)deadline;
+    return 0;
+}
+
+static void dh_timeout_deregister(void *user, void *app_reg)
+{
+    (void)app_reg;
+    ((struct double_hooks *)user)->timeout_deregisters++;
+}
+
+static void dh_release(void *user)
+{
+    ((struct double_hooks *)user)->releases++;
+}
+
+static const struct osev_hooks double_hooks = {
+    .fd_register = dh_fd_register,
+    .fd_modify = dh_fd_modify,
+    .fd_deregister = dh_fd_deregister,
+    .timeout_register = dh_timeout_register,
+    .timeout_modify = dh_timeout_modify,
+    .timeout_deregister = dh_timeout_deregister,
+    .release = dh_release,
+};
+
+struct hooks_child {
+    osev_ctx *ctx;
+    struct double_hooks *D;
+    bool unset_first; /* osev_set_hooks(NULL) before osev_ctx_free() */
+    int report;       /* the pipe the child writes its counts to */
+};
+
+/* In the forked child: end the inherited push mode, and tell the parent
+ * which hooks ran (the counts are the child's copy). */
+static int end_hooks_and_report(void *arg)
+{
+    struct hooks_child *H = arg;
+
+    if (H->unset_first && osev_set_hooks(H->ctx, NULL, 0, NULL) < 0)
+        return 2;
+    osev_ctx_free(H->ctx);
+    if (write(H->report, H->D, sizeof *H->D) != (ssize_t)sizeof *H->D)
+        return 3;
+    return 0;
+}
+
+static void count_timer(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t, (void)now;
+    ++*(int *)arg;
+}
+
+/*
+ * A context in push mode, a watch and an armed timer; the child frees
+ * the context (_i 1: it sets the hooks to NULL first).  The child calls no
+ * deregister hook and the release hook once, and writes nothing the
+ * parent reads (the wakeup fd stays quiet); in the parent every
+ * registration is intact.
+ */
+START_TEST(child_ends_push_mode_without_deregistering)
+{
+    struct double_hooks D = { 0 }, seen;
+    struct hooks_child H = { .D = &D, .unset_first = _i == 1 };
+    struct osev_hook_stats st = { .size = sizeof st };
+    osev_fd *w;
+    osev_timer *t;
+    int p[2], rep[2], wake_fd, timer_calls = 0;
+
+    H.ctx = tu_ctx_new();
+    tu_pipe(p);
+    tu_pipe(rep);
+    H.report = rep[1];
+    ck_assert_osev_ok(osev_fd_add(H.ctx, p[0], POLLIN, count_read, NULL, &w));
+    ck_assert_osev_ok(osev_timer_add(H.ctx, osev_now() + osev_s(3600),
+                                     count_timer, &timer_calls, &t));
+    ck_assert_osev_ok(osev_set_hooks(H.ctx, &double_hooks,
+                                     sizeof double_hooks, &D));
+    ck_assert_int_eq(D.fd_registers, 2); /* the wakeup fd, the pipe */
+    ck_assert_int_eq(D.timeout_registers, 1);
+    wake_fd = D.fds[0] == p[0] ? D.fds[1] : D.fds[0];
+    ck_assert(!readable(wake_fd, 0));
+
+    in_child(end_hooks_and_report, &H);
+
+    ck_assert(readable(rep[0], 0));
+    ck_assert_int_eq(read(rep[0], &seen, sizeof seen), (ssize_t)sizeof seen);
+    ck_assert_int_eq(seen.fd_deregisters, 0);
+    ck_assert_int_eq(seen.timeout_deregisters, 0);
+    ck_assert_int_eq(seen.releases, 1);
+    ck_assert_int_eq(seen.fd_registers, 2); /* nothing new either */
+    ck_assert_int_eq(seen.timeout_registers, 1);
+    ck_assert_msg(!readable(wake_fd, 0), "the child woke the parent");
+
+    /* The parent's push mode is as it was, and still works. */
+    ck_assert_int_eq(D.fd_deregisters + D.timeout_deregisters + D.releases, 0);
+    ck_assert_osev_ok(osev_get_hook_stats(H.ctx, &st));
+    ck_assert_uint_eq(st.fd_regs, 2);
+    ck_assert_uint_eq(st.timeout_regs, 1);
+    counter = 0;
+    tu_write_byte(p[1]);
+    osev_occurred_fd(H.ctx, D.toks[D.fds[0] == p[0] ? 0 : 1], p[0], POLLIN,
+                     POLLIN);
+    ck_assert_int_eq(counter, 1);
+
+    osev_ctx_free(H.ctx);
+    ck_assert_int_eq(D.fd_deregisters, 2);
+    ck_assert_int_eq(D.timeout_deregisters, 1);
+    ck_assert_int_eq(D.releases, 1);
+    ck_assert_int_eq(timer_calls, 0);
+    close(p[0]), close(p[1]), close(rep[0]), close(rep[1]);
+}
+END_TEST
+
 static Suite *fork_suite(void)
 {
     Suite *s = suite_create("fork");
@@ -237,6 +403,7 @@ static Suite *fork_suite(void)
     tcase_add_loop_test(tc, child_frees_inherited_ctx, 0, 3);
     tcase_add_loop_test(tc, child_frees_ctx_with_signal_and_child_watches,
                         0, 4);
+    tcase_add_loop_test(tc, child_ends_push_mode_without_deregistering, 0, 2);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;

@@ -16,8 +16,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/time.h>
+#include <sys/types.h>
 
 #include "osevent.h"
+#include "../list.h"
 
 struct osev__adapter;
 
@@ -27,9 +29,11 @@ struct osev__adapter;
  * loop's own state (its io watcher, its timer...), zeroed at start.
  */
 struct osev__areg {
+    struct osev__list link; /* first: on ad->regs while registered */
     struct osev__adapter *ad;
     int fd;
     short events;     /* what the foreign watch holds; updated on success */
+    bool abandoned;   /* left in a forked child's loop: report nothing */
     void *token;      /* for_osev, handed back on every report */
     max_align_t priv[];
 };
@@ -56,12 +60,19 @@ struct osev__adapter_ops {
     bool stop_frees_later;
     /* Optional: tear down the loop-wide state, after every stop. */
     void (*detach)(struct osev__adapter *ad);
+    /* Optional: in a child of fork(), instead of any stop and detach,
+     * make the loop-wide state report nothing more, without calling into
+     * the loop (see adapter.c, "Fork"). */
+    void (*abandon)(struct osev__adapter *ad);
 };
 
 struct osev__adapter {
     const struct osev__adapter_ops *ops;
     osev_ctx *ctx;
     void *loop;         /* GMainContext *, struct event_base *, ... */
+    pid_t pid;          /* the process that attached */
+    struct osev__list regs; /* the records the loop holds */
+    struct osev__adapter *next_abandoned;
     max_align_t state[]; /* ops->state_size bytes, zeroed */
 };
 
@@ -74,13 +85,14 @@ int osev__adapter_attach(osev_ctx *ctx, void *loop,
                          const struct osev__adapter_ops *ops);
 
 /* Detach whatever hooks @ctx has: afterwards the loop holds nothing of
- * ours.  NULL is fine. */
+ * ours (in a forked child: nothing that reports).  NULL is fine. */
 void osev__adapter_detach(osev_ctx *ctx);
 
-/* The foreign loop found r's fd ready with @revents (poll bits). */
+/* The foreign loop found r's fd ready with @revents (poll bits).  Does
+ * nothing for an abandoned record. */
 void osev__areg_fd_ready(struct osev__areg *r, short revents);
 
-/* The foreign timer of @r fired. */
+/* The foreign timer of @r fired.  Does nothing for an abandoned record. */
 void osev__areg_timeout_fired(struct osev__areg *r);
 
 /* For loops with stop_frees_later: let go of a stopped record. */

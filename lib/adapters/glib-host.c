@@ -26,10 +26,16 @@
  * or -ENOMEM) is polled by the bridge itself, at most 10 ms apart, so
  * GLib still gets its readiness (POLLNVAL for a closed fd, as its own
  * poll would give).
+ *
+ * Fork: the osevent context's epoll set is shared with the parent after
+ * fork(), so osev_glib_unhost() in a child takes no watch out of it (that
+ * would take the parent's out); the watches stay for osev_ctx_free(), and
+ * only the bridge's memory goes.
  */
 #include "adapter.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "osevent-glib.h"
 
@@ -63,6 +69,7 @@ struct osev_glib_hosting {
     osev_timer *timer; /* GLib's timeout, or due: close the round */
     bool in_dispatch;  /* inside g_main_context_check/dispatch */
     bool unhosted;     /* osev_glib_unhost() ran from inside it */
+    pid_t pid;         /* the process that hosted */
 };
 
 static struct hwatch *find_watch(struct osev_glib_hosting *h, int fd)
@@ -227,7 +234,7 @@ OSEV_EXPORT int osev_glib_host(osev_ctx *ctx, GMainContext *gctx,
     h = calloc(1, sizeof *h);
     if (!h)
         return -ENOMEM;
-    *h = (struct osev_glib_hosting){.ctx = ctx, .gctx = gctx};
+    *h = (struct osev_glib_hosting){.ctx = ctx, .gctx = gctx, .pid = getpid()};
     r = osev_timer_add(ctx, OSEV_TIME_INFINITY, on_timer, h, &h->timer);
     if (r < 0)
         goto fail;
@@ -250,10 +257,13 @@ OSEV_EXPORT void osev_glib_unhost(osev_glib_hosting *h)
 {
     if (!h)
         return;
-    while (h->nwatches)
-        drop_watch(h, h->nwatches - 1);
-    osev_timer_remove(h->timer);
-    h->timer = NULL;
+    /* In a forked child the context is to be freed only (see the top). */
+    if (h->pid == getpid()) {
+        while (h->nwatches)
+            drop_watch(h, h->nwatches - 1);
+        osev_timer_remove(h->timer);
+        h->timer = NULL;
+    }
     if (h->in_dispatch)
         h->unhosted = true;
     else

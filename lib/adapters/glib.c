@@ -160,15 +160,24 @@ static bool take_timeout(struct osev_gsource *src, struct report *rep)
     return fired;
 }
 
+/* A source no context is behind (detached while this dispatch ran, or
+ * abandoned in a forked child) asks GLib to remove it: in a child's copy
+ * of the loop its fds may stay ready (the wakeup fd is closed there:
+ * POLLNVAL), and it would be dispatched on every turn. */
 static gboolean src_dispatch(GSource *base, GSourceFunc cb, gpointer data)
 {
     struct osev_gsource *src = (struct osev_gsource *)base;
     struct report rep;
+    bool live;
 
     (void)cb, (void)data;
     pthread_mutex_lock(&src->lock);
-    mark_pending(src);
+    live = src->ctx != NULL;
+    if (live)
+        mark_pending(src);
     pthread_mutex_unlock(&src->lock);
+    if (!live)
+        return G_SOURCE_REMOVE;
     while (take_ready(src, &rep))
         osev_occurred_fd(rep.ctx, rep.token, rep.fd, rep.events, rep.revents);
     if (take_timeout(src, &rep))
@@ -222,6 +231,18 @@ static void glib_detach(struct osev__adapter *ad)
     pthread_mutex_unlock(&src->lock);
     g_source_destroy(&src->base);
     g_source_unref(&src->base);
+}
+
+/* In a forked child: the GSource stays attached (destroying it would
+ * write GLib's wakeup fd, the parent's too); a dispatch the child's copy
+ * of the context may still run reports nothing and lets GLib remove it. */
+static void glib_abandon(struct osev__adapter *ad)
+{
+    struct osev_gsource *src = state_of(ad)->src;
+
+    pthread_mutex_lock(&src->lock);
+    src->ctx = NULL;
+    pthread_mutex_unlock(&src->lock);
 }
 
 static int glib_fd_start(struct osev__areg *r)
@@ -291,6 +312,7 @@ static const struct osev__adapter_ops glib_ops = {
     .timeout_change = glib_timeout_set,
     .timeout_stop = glib_timeout_stop,
     .detach = glib_detach,
+    .abandon = glib_abandon,
 };
 
 int osev_glib_attach(osev_ctx *ctx, GMainContext *gctx)

@@ -15,6 +15,16 @@
  * point, which is where libvirt's free callback (ff) must run (libvirt
  * holds its locks inside remove).
  *
+ * Fork: in a child of fork() the context is a copy of the parent's, and
+ * its epoll set one kernel object for both, so the bridge leaves it
+ * alone: libvirt's adds fail there, updates are ignored, and a removal
+ * only forgets the id (the watch or timer goes when the child frees the
+ * context).  Nor does libvirt's free callback run in the child: the
+ * object it would release is the parent's copy, and disposing of it may
+ * act on what the two share (a socket path, a helper process); the child
+ * leaks it instead.  A context the child registers itself is served as
+ * usual.
+ *
  * Locking: one mutex guards the tables and the records' fields.  It is
  * taken before the context's lock (osevent calls are made under it) and
  * never held while libvirt's code runs (its callbacks and ff call back
@@ -27,6 +37,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "osevent-virt.h"
 
@@ -54,8 +65,9 @@ struct vb_table {
 
 static struct {
     pthread_mutex_t lock;
-    osev_ctx *ctx;          /* NULL: none, or it was freed */
-    osev_timer *sentinel;   /* never armed; its release says ctx is gone */
+    osev_ctx *ctx;        /* NULL: none, or it was freed */
+    pid_t pid;            /* the process that registered ctx */
+    osev_timer *sentinel; /* never armed; its release says ctx is gone */
     enum { VB_UNKNOWN, VB_OURS, VB_FOREIGN } impl; /* libvirt's */
     bool probe_seen;
     struct vb_table handles, timeouts;
@@ -134,6 +146,12 @@ static struct vb_rec *table_get(const struct vb_table *tab, int id)
     return i < 0 ? NULL : tab->recs[i];
 }
 
+/* A child of fork() holds the parent's context: hands off (see the top). */
+static bool forked(void)
+{
+    return vb.pid != getpid();
+}
+
 /* ---- records ---- */
 
 static struct vb_rec *rec_new(void *opaque, virFreeCallback ff)
@@ -156,12 +174,14 @@ static struct vb_rec *rec_new(void *opaque, virFreeCallback ff)
 static void rec_release(void *arg)
 {
     struct vb_rec *rec = arg;
+    bool in_child;
 
     pthread_mutex_lock(&vb.lock);
     if (!rec->removed)
         table_take(rec->tab, rec->id);
+    in_child = forked();
     pthread_mutex_unlock(&vb.lock);
-    if (rec->ff)
+    if (rec->ff && !in_child)
         rec->ff(rec->opaque);
     free(rec);
 }
@@ -219,7 +239,7 @@ static int vb_add_handle(int fd, int events, virEventHandleCallback cb,
         return -1;
     rec->hcb = cb;
     pthread_mutex_lock(&vb.lock);
-    if (!vb.ctx || table_add(&vb.handles, rec) < 0) {
+    if (!vb.ctx || forked() || table_add(&vb.handles, rec) < 0) {
         free(rec);
         goto out;
     }
@@ -241,7 +261,7 @@ static void vb_update_handle(int watch, int events)
 
     pthread_mutex_lock(&vb.lock);
     rec = table_get(&vb.handles, watch);
-    if (rec)
+    if (rec && !forked())
         osev_fd_modify(rec->w, vb_poll_events(events));
     pthread_mutex_unlock(&vb.lock);
 }
@@ -252,7 +272,7 @@ static int vb_remove_handle(int watch)
 
     pthread_mutex_lock(&vb.lock);
     rec = table_take(&vb.handles, watch);
-    if (rec)
+    if (rec && !forked())
         osev_fd_remove(rec->w); /* rec_release runs later */
     pthread_mutex_unlock(&vb.lock);
     return rec ? 0 : -1;
@@ -307,7 +327,7 @@ static int vb_add_timeout(int frequency, virEventTimeoutCallback cb,
     rec->tcb = cb;
     rec->frequency = frequency;
     pthread_mutex_lock(&vb.lock);
-    if (!vb.ctx || table_add(&vb.timeouts, rec) < 0) {
+    if (!vb.ctx || forked() || table_add(&vb.timeouts, rec) < 0) {
         free(rec);
         goto out;
     }
@@ -331,7 +351,7 @@ static void vb_update_timeout(int timer, int frequency)
 
     pthread_mutex_lock(&vb.lock);
     rec = table_get(&vb.timeouts, timer);
-    if (rec) {
+    if (rec && !forked()) {
         rec->frequency = frequency;
         osev_timer_set(rec->t, vb_deadline(frequency, osev_now()));
     }
@@ -344,7 +364,7 @@ static int vb_remove_timeout(int timer)
 
     pthread_mutex_lock(&vb.lock);
     rec = table_take(&vb.timeouts, timer);
-    if (rec)
+    if (rec && !forked())
         osev_timer_remove(rec->t);
     pthread_mutex_unlock(&vb.lock);
     return rec ? 0 : -1;
@@ -407,6 +427,7 @@ static int claim(osev_ctx *ctx)
         if (r >= 0) {
             osev_timer_set_release(vb.sentinel, sentinel_release);
             vb.ctx = ctx;
+            vb.pid = getpid();
         }
     }
     pthread_mutex_unlock(&vb.lock);

@@ -7,6 +7,7 @@
 #define OSEV_GLIB_PROBE_H
 
 #include <glib.h>
+#include <stdbool.h>
 
 /*
  * The registrations @gctx holds besides GLib's own: the fds it would poll
@@ -19,5 +20,16 @@
  * the context, outside its dispatch.
  */
 int glib_probe_count(GMainContext *gctx);
+
+/*
+ * For a test of what a child of fork() may write to the fds the parent's
+ * GMainContext polls (GLib's wakeup fd is one, shared after fork()):
+ * settle runs iterations that do not block until one dispatches nothing,
+ * which leaves no fd of @gctx ready that GLib had seen; any_ready then
+ * says whether some fd @gctx polls is ready, without consuming it.
+ * From the thread that runs the context, outside its dispatch.
+ */
+void glib_probe_settle(GMainContext *gctx);
+bool glib_probe_any_ready(GMainContext *gctx);
 
 #endif

@@ -13,15 +13,19 @@
  * Around it, what every adapter must get right in its loop: detaching
  * with registrations live, a merged mask and a mask that changes, a
  * timeout armed late in a turn, a callback that detaches or frees the
- * context while another fd is ready; and, where struct scenario_loop
- * says they apply, POLLPRI refused and a timer added from another
- * thread.
+ * context while another fd is ready; a child of fork() that frees or
+ * detaches the context it inherited, which must leave the parent's loop
+ * working and not woken (and, where a child can go on with its copy of
+ * the loop, the watches it abandoned there report nothing); and, where
+ * struct scenario_loop says they apply, POLLPRI refused and a timer
+ * added from another thread.
  */
 #include "scenario.h"
 
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 enum { EV_OCCURS = 1, EV_CHECKED = 2 };
@@ -580,16 +584,106 @@ START_TEST(pollpri_refused)
 }
 END_TEST
 
-struct adder {
-    osev_ctx *ctx;
-    int calls;
-};
-
 static void count_timer(osev_timer *t, osev_time now, void *arg)
 {
     (void)t, (void)now;
     ++*(int *)arg;
 }
+
+/*
+ * In the forked child: end the inherited attachment (@detach_first: with
+ * the adapter's detach, then free), and with @go_on run a turn of the
+ * child's copy of the loop with the watched fd ready: the watch the
+ * adapter abandoned there fires and must report nothing, its context
+ * being gone.  The byte is read back before the child exits: the pipe is
+ * the parent's too.
+ */
+static int fork_child(struct world *W, bool detach_first, bool go_on,
+                      const int *calls)
+{
+    if (detach_first)
+        L->detach(W->ctx);
+    osev_ctx_free(W->ctx);
+    if (!go_on)
+        return 0;
+    L->child_reinit(W->loop);
+    if (write(W->a[1], "x", 1) != 1)
+        return 2;
+    L->iterate(W->loop);
+    tu_drain(W->a[0]);
+    return *calls == 1 ? 0 : 3;
+}
+
+/*
+ * The child of fork() ends the attachment of the context it inherited
+ * (_i & 1: detaches, then frees; else frees) and exits.  The loop's kernel
+ * objects (an epoll set, a wakeup fd) are the parent's too, so the child
+ * must leave them alone: the parent's watch still fires and, unless the
+ * child ran its copy of the loop (@go_on), the parent's loop was not
+ * woken.  The child reports nothing but its exit status.
+ */
+static void fork_and_end_in_child(bool detach_first, bool go_on)
+{
+    struct world W;
+    osev_fd *w;
+    osev_timer *guard;
+    int calls = 0, guard_calls = 0, status;
+    pid_t pid;
+
+    world_open(&W);
+    ck_assert_osev_ok(osev_fd_add(W.ctx, W.a[0], POLLIN, count_fd, &calls,
+                                  &w));
+    /* Bounds the turns below, and gives the child a timeout to leave. */
+    ck_assert_osev_ok(osev_timer_add(W.ctx, osev_now() + osev_s(10),
+                                     count_timer, &guard_calls, &guard));
+    ck_assert_osev_ok(L->attach(W.ctx, W.loop));
+    /* A report proves the fd is in the loop's kernel object: libuv and
+     * libev make their epoll_ctl calls on their next turn. */
+    tu_write_byte(W.a[1]);
+    ITERATE_UNTIL(&W, calls == 1);
+    if (L->settle)
+        L->settle(W.loop);
+
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(fork_child(&W, detach_first, go_on, &calls));
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the forked child failed: status %#x", status);
+    if (L->woken && !go_on)
+        ck_assert_msg(!L->woken(W.loop), "the child woke the parent's loop");
+
+    tu_write_byte(W.a[1]);
+    while (calls < 2 && guard_calls == 0)
+        L->iterate(W.loop);
+    ck_assert_msg(calls == 2, "the parent's watch fires no more");
+    ck_assert_int_eq(guard_calls, 0);
+    check_regs(&W, 2, 1); /* the wakeup fd, the pipe; the guard */
+
+    osev_fd_remove(w);
+    osev_timer_remove(guard);
+    world_close(&W);
+}
+
+START_TEST(fork_child_ends_inherited_attachment)
+{
+    fork_and_end_in_child(_i & 1, false);
+}
+END_TEST
+
+/* For loops a child can go on with: the same, and the child then runs
+ * its copy of the loop. */
+START_TEST(fork_child_loop_reports_nothing)
+{
+    fork_and_end_in_child(_i & 1, true);
+}
+END_TEST
+
+struct adder {
+    osev_ctx *ctx;
+    int calls;
+};
 
 static void *add_timer_thread(void *arg)
 {
@@ -637,6 +731,9 @@ int scenario_main(const struct scenario_loop *loop)
     tcase_add_test(tc, timeout_armed_late_in_turn_not_early);
     tcase_add_test(tc, detach_from_callback);
     tcase_add_test(tc, ctx_free_from_callback);
+    tcase_add_loop_test(tc, fork_child_ends_inherited_attachment, 0, 2);
+    if (loop->child_reinit)
+        tcase_add_loop_test(tc, fork_child_loop_reports_nothing, 0, 2);
     if (loop->refuses_pollpri)
         tcase_add_test(tc, pollpri_refused);
     if (loop->any_thread)

@@ -31,6 +31,17 @@ struct scenario_loop {
 
     /* Optional tests, by what the loop can do; false leaves them out. */
 
+    /* Loops with a wakeup fd of their own (GLib's), which a child of
+     * fork() shares with the parent: settle runs turns that do not block
+     * until nothing is left to do, and woken says whether any fd the
+     * loop polls has been made ready since.  NULL elsewhere. */
+    void (*settle)(void *loop);
+    bool (*woken)(void *loop);
+    /* In a child of fork(): make the parent's loop usable there as the
+     * loop asks (event_reinit(), uv_loop_fork()...).  NULL where a child
+     * cannot go on with the parent's loop. */
+    void (*child_reinit)(void *loop);
+
     /* The loop has no urgent-data event: the adapter refuses POLLPRI when
      * a watch is added, when it attaches (all or none) and when a mask
      * grows to it, and the watches it took go on working. */

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -373,6 +374,74 @@ START_TEST(host_refused_when_owned)
 }
 END_TEST
 
+/* ---- fork: the child lets go of the bridge, not of the parent's ---- */
+
+static gboolean count_src_cb(gint fd, GIOCondition cond, gpointer data)
+{
+    (void)cond;
+    tu_drain(fd);
+    ++*(int *)data;
+    return G_SOURCE_CONTINUE;
+}
+
+/* Turns of the osevent loop until *calls reaches @want, or 5 s pass. */
+static void loop_until_calls(osev_ctx *ctx, const int *calls, int want)
+{
+    osev_time until = osev_now() + osev_s(5);
+
+    while (*calls < want && osev_now() < until)
+        ck_assert_int_ge(osev_loop_once(ctx, until), -ETIMEDOUT);
+    ck_assert_int_eq(*calls, want);
+}
+
+/*
+ * The child of fork() ends the bridge and the context it inherited (_i 1:
+ * osev_glib_unhost(), then osev_ctx_free(); 0: the free only) and exits.
+ * The context's epoll set is the parent's too: taking the bridge's
+ * watches out of it would take them out of the parent's set.  The parent
+ * still gets its GLib source called.
+ */
+START_TEST(fork_child_unhosts)
+{
+    GMainContext *gctx = g_main_context_new();
+    osev_ctx *ctx = tu_ctx_new();
+    osev_glib_hosting *h;
+    GSource *src;
+    int p[2], calls = 0, status;
+    pid_t pid;
+
+    tu_pipe(p);
+    ck_assert_osev_ok(osev_glib_host(ctx, gctx, &h));
+    src = attach(g_unix_fd_source_new(p[0], G_IO_IN), gctx,
+                 (GSourceFunc)(void (*)(void))count_src_cb, &calls);
+    g_main_context_wakeup(gctx); /* attached on the owner thread */
+    tu_write_byte(p[1]);
+    loop_until_calls(ctx, &calls, 1); /* the pipe is in the epoll set */
+
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (_i == 1)
+            osev_glib_unhost(h);
+        osev_ctx_free(ctx);
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the forked child failed: status %#x", status);
+
+    tu_write_byte(p[1]);
+    loop_until_calls(ctx, &calls, 2);
+
+    osev_glib_unhost(h);
+    g_source_destroy(src);
+    g_source_unref(src);
+    g_main_context_unref(gctx);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("glib-host");
@@ -385,6 +454,7 @@ int main(void)
     tcase_add_test(tc, other_thread_invoke_and_idle);
     tcase_add_test(tc, unhost_from_glib_callback);
     tcase_add_test(tc, host_refused_when_owned);
+    tcase_add_loop_test(tc, fork_child_unhosts, 0, 2);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -55,6 +55,9 @@ static const struct scenario_loop libev_loop = {
     .iterate = lv_iterate,
     .foreign_count = lv_foreign_count,
     .is_empty = lv_is_empty,
+    /* No child_reinit: after ev_loop_fork() libev re-adds every watcher,
+     * the abandoned one on the wakeup fd osev_ctx_free() closed too, and
+     * asserts on epoll_ctl()'s EBADF. */
     .refuses_pollpri = true, /* EV_READ|EV_WRITE only */
 };
 

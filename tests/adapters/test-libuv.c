@@ -81,6 +81,9 @@ static const struct scenario_loop libuv_loop = {
     .iterate = iterate,
     .foreign_count = foreign_count,
     .is_empty = is_empty,
+    /* No child_reinit: after uv_loop_fork() libuv re-adds every handle,
+     * the abandoned one on the wakeup fd osev_ctx_free() closed too, and
+     * aborts on epoll_ctl()'s EBADF. */
 };
 
 int main(void)

@@ -111,6 +111,13 @@ static bool tev_is_empty(void *loop)
     return h->fds == 0 && h->timers == 0;
 }
 
+/* Nothing to call: tevent notices the new process itself (the epoll
+ * backend makes a set of its own on its next call). */
+static void tev_child_reinit(void *loop)
+{
+    (void)loop;
+}
+
 /* The poll backend; main() makes the epoll one from it. */
 static const struct scenario_loop tevent_poll_loop = {
     .name = "tevent-poll",
@@ -121,6 +128,7 @@ static const struct scenario_loop tevent_poll_loop = {
     .iterate = tev_iterate,
     .foreign_count = tev_foreign_count,
     .is_empty = tev_is_empty,
+    .child_reinit = tev_child_reinit,
     .refuses_pollpri = true, /* TEVENT_FD_READ is POLLIN|POLLHUP */
 };
 

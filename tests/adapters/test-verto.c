@@ -85,6 +85,16 @@ static bool glib_empty(void *loop)
     return glib_count(loop) == 0;
 }
 
+static void glib_settle(void *loop)
+{
+    glib_probe_settle(((struct vloop *)loop)->mc);
+}
+
+static bool glib_woken(void *loop)
+{
+    return glib_probe_any_ready(((struct vloop *)loop)->mc);
+}
+
 static const struct scenario_loop glib_loop = {
     .name = "verto-glib",
     .loop_new = glib_new,
@@ -94,6 +104,8 @@ static const struct scenario_loop glib_loop = {
     .iterate = iterate,
     .foreign_count = glib_count,
     .is_empty = glib_empty,
+    .settle = glib_settle,
+    .woken = glib_woken,
     .refuses_pollpri = true, /* no verto flag for it */
 };
 #endif

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "osevent-virt.h"
@@ -469,6 +470,60 @@ START_TEST(lifecycle_events_through_builtin_loop)
 }
 END_TEST
 
+/* ---- fork ---- */
+
+/* In the forked child: end what it inherited and exit 0 when no free
+ * callback of libvirt's ran. */
+static int end_in_child(osev_ctx *ctx, int id, bool remove_first,
+                        const struct handle_seen *H)
+{
+    if (remove_first && virEventRemoveHandle(id) != 0)
+        return 2;
+    osev_ctx_free(ctx);
+    return H->F.calls == 0 ? 0 : 3;
+}
+
+/*
+ * The child of fork() ends the bridge's context it inherited (_i 1:
+ * libvirt removes its handle first, as a connection closing in the child
+ * would) and exits.  The context's epoll set is the parent's too: the
+ * child must not take the handle's fd out of it.  Nor does libvirt's free
+ * callback run in the child: libvirt's objects there are the parent's
+ * copies, and disposing of one may act on what both share (a socket
+ * path, a helper process).  The parent's handle still fires.
+ */
+START_TEST(fork_child_leaves_parent_handles)
+{
+    osev_ctx *ctx = bridge_new();
+    struct handle_seen H = { 0 };
+    int p[2], id, status;
+    pid_t pid;
+
+    tu_pipe(p);
+    id = virEventAddHandle(p[0], VIR_EVENT_HANDLE_READABLE, on_handle, &H,
+                           ff_count);
+    ck_assert_int_gt(id, 0);
+    tu_write_byte(p[1]);
+    LOOP_UNTIL(ctx, H.calls == 1); /* the pipe is in the epoll set */
+
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(end_in_child(ctx, id, _i == 1, &H));
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the forked child failed: status %#x", status);
+
+    tu_write_byte(p[1]);
+    LOOP_UNTIL(ctx, H.calls == 2);
+    ck_assert_int_eq(virEventRemoveHandle(id), 0);
+    settle(ctx);
+    ck_assert_int_eq(H.F.calls, 1);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("virt-bridge");
@@ -481,6 +536,7 @@ int main(void)
     tcase_add_test(tc, timeouts);
     tcase_add_test(tc, timeout_added_from_another_thread);
     tcase_add_test(tc, lifecycle_events_through_builtin_loop);
+    tcase_add_loop_test(tc, fork_child_leaves_parent_handles, 0, 2);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

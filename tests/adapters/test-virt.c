@@ -68,6 +68,19 @@ static bool virt_empty(void *loop)
     return glib_probe_count(gctx) == 0 && !g_main_context_pending(gctx);
 }
 
+static void virt_settle_loop(void *loop)
+{
+    (void)loop;
+    virt_settle();
+    glib_probe_settle(g_main_context_default());
+}
+
+static bool virt_woken(void *loop)
+{
+    (void)loop;
+    return glib_probe_any_ready(g_main_context_default());
+}
+
 static const struct scenario_loop virt_scenario_loop = {
     .name = "virt",
     .loop_new = virt_new,
@@ -77,6 +90,8 @@ static const struct scenario_loop virt_scenario_loop = {
     .iterate = virt_iterate,
     .foreign_count = NULL, /* libvirt cannot tell */
     .is_empty = virt_empty,
+    .settle = virt_settle_loop,
+    .woken = virt_woken,
     .refuses_pollpri = true, /* no urgent-data event */
     .any_thread = true, /* a timeout added from a thread wakes libvirt */
 };
