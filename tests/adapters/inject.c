@@ -247,7 +247,7 @@ enum { EVQ = 3, EVOCC = 5 };
 
 #define NSOCK 6
 #define NWATCH 8
-#define NTIMER 4
+#define NTIMER 6
 
 struct iwatch {
     osev_fd *w;
@@ -420,9 +420,10 @@ static bool all_ran(void)
            (!W.sig || W.sig_calls);
 }
 
-/* Everything runs once through the real loop; then detach leaves the
- * loop empty and the free leaves nothing. */
-static void world_run_and_free(void)
+/* Everything runs once through the real loop, whose turns may fail
+ * while an allocation failure is @armed (the application runs the next
+ * one). */
+static void world_run(bool armed)
 {
     osev_time give_up = osev_now() + osev_s(5);
     osev_event *ev;
@@ -433,9 +434,13 @@ static void world_run_and_free(void)
     if (W.sig)
         ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
     while (!all_ran()) {
+        int r;
+
         ck_assert_msg(osev_now() < give_up, "%s: not everything ran",
                       L->name);
-        L->iterate(W.loop);
+        r = L->iterate(W.loop);
+        ck_assert_msg(r >= 0 || armed, "%s: a turn of the loop failed: %d",
+                      L->name, r);
     }
     for (int i = 0; i < W.nt; i++)
         if (W.t[i].t)
@@ -444,6 +449,11 @@ static void world_run_and_free(void)
     osev_event_free(W.ctx, ev);
     ck_assert_osev_err(osev_event_check(W.ctx, 1u << EVQ, NULL, NULL, &ev),
                        -EAGAIN);
+}
+
+/* Detach leaves the loop empty, and the free leaves nothing. */
+static void world_free(void)
+{
     L->detach(W.ctx);
     ck_assert_msg(L->is_empty(W.loop), "%s: detach left something",
                   L->name);
@@ -565,7 +575,8 @@ static void inject(const char *name, unsigned flags, prep_fn *prep,
                           "failed: %d (%s)", L->name, name, k, r,
                           osev_strerror(r));
         }
-        world_run_and_free();
+        world_run(false);
+        world_free();
         if (!failed)
             break;
         ck_assert_int_lt(k, 1000);
@@ -609,6 +620,32 @@ static int call_fd_modify(void)
 static int call_timer_add_earlier(void)
 {
     return timer_add(osev_now() + osev_ms(1));
+}
+
+/* A second watch on socket 1 asks for POLLOUT; removing it narrows the
+ * fd's registration, which a loop may refuse (osevent then keeps the
+ * wider one and filters). */
+static void prep_shared_pollout(void)
+{
+    ck_assert_osev_ok(watch_add(1, POLLOUT));
+}
+
+static int call_fd_remove_shrinks(void)
+{
+    struct iwatch *m = &W.w[W.nw - 1];
+
+    osev_fd_remove(m->w);
+    m->w = NULL;
+    return 0;
+}
+
+/* The earliest timer goes: the timeout moves later, which a loop may
+ * refuse (it then fires early, and osevent arms it again). */
+static int call_timer_remove_earliest(void)
+{
+    osev_timer_remove(W.t[0].t);
+    W.t[0].t = NULL;
+    return 0;
 }
 
 static int call_signal_add(void)
@@ -664,6 +701,53 @@ START_TEST(attached_earlier_timer)
 }
 END_TEST
 
+START_TEST(attached_fd_remove_shrinks)
+{
+    inject("fd_remove (shared fd, mask shrinks)", S_ATTACHED,
+           prep_shared_pollout, call_fd_remove_shrinks);
+}
+END_TEST
+
+START_TEST(attached_timer_remove_earliest)
+{
+    inject("timer_remove (timeout later)", S_ATTACHED, NULL,
+           call_timer_remove_earliest);
+}
+END_TEST
+
+/*
+ * The loop running, attached: timers fire one after the other and
+ * osevent re-arms the timeout from inside the loop's callbacks (tevent
+ * and verto make a new timer each time), with the k-th allocation
+ * failing there.  Nothing fails to the application but, maybe, a turn of
+ * the loop itself: a re-arm that failed is tried again on the next turn,
+ * and everything runs.
+ */
+START_TEST(attached_running)
+{
+    long k;
+
+    L->loop_free(L->loop_new());
+    for (k = 0;; k++) {
+        osev_time now;
+        bool failed;
+
+        world_new(S_ATTACHED | S_NO_TIMERS);
+        now = osev_now();
+        for (int i = 0; i < 3; i++)
+            ck_assert_osev_ok(timer_add(now + osev_ms(5 + 10 * i)));
+        inj_arm(k, L->may_fail);
+        world_run(true);
+        failed = inj_disarm();
+        world_free();
+        if (!failed)
+            break;
+        ck_assert_int_lt(k, 1000);
+    }
+    printf("inject: %s running: %ld allocation points\n", L->name, k);
+}
+END_TEST
+
 START_TEST(attached_signal_add)
 {
     inject("signal_add", S_ATTACHED, NULL, call_signal_add);
@@ -685,7 +769,10 @@ int inject_main(const struct inject_loop *loop)
     tcase_add_test(tc, attached_fd_modify);
     tcase_add_test(tc, attached_first_timer);
     tcase_add_test(tc, attached_earlier_timer);
+    tcase_add_test(tc, attached_fd_remove_shrinks);
+    tcase_add_test(tc, attached_timer_remove_earliest);
     tcase_add_test(tc, attached_signal_add);
+    tcase_add_test(tc, attached_running);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -60,8 +60,9 @@ struct inject_loop {
     int (*attach)(osev_ctx *ctx, void *loop);
     void (*detach)(osev_ctx *ctx);
     /* One turn of the loop: returns once it dispatched something (the
-     * scenario always has an fd ready). */
-    void (*iterate)(void *loop);
+     * scenario always has an fd ready); < 0 if the loop itself failed
+     * (only while an allocation is made to fail). */
+    int (*iterate)(void *loop);
     /* True when the loop holds nothing of ours (may run it once). */
     bool (*is_empty)(void *loop);
     /* The foreign libraries whose allocations may fail, as for
@@ -73,8 +74,9 @@ struct inject_loop {
  * Run the suite: each call that makes the adapter register something
  * (attach on a context with watches and timers; then, attached, a watch
  * on a new fd, one that grows a shared fd's mask, a mask that changes,
- * the first timer, an earlier timer, a signal) with the k-th allocation
- * failing, for every k until it runs clean.  A failure must leave the
+ * the first timer, an earlier timer, a removal that narrows a shared
+ * fd's mask, one that moves the timeout later, a signal) with the k-th
+ * allocation failing, for every k until it runs clean.  A failure must leave the
  * context and the loop as they were (all or none for attach); where the
  * failed allocation is osevent's the call must fail with -ENOMEM, where
  * it is the foreign library's the call may fail with its error or
