@@ -76,13 +76,13 @@ struct inject_loop {
  * on a new fd, one that grows a shared fd's mask, a mask that changes,
  * the first timer, an earlier timer, a removal that narrows a shared
  * fd's mask, one that moves the timeout later, a signal) with the k-th
- * allocation failing, for every k until it runs clean.  A failure must leave the
- * context and the loop as they were (all or none for attach); where the
- * failed allocation is osevent's the call must fail with -ENOMEM, where
- * it is the foreign library's the call may fail with its error or
- * succeed (the library coped).  Then the same call works, every watch,
- * timer, deferred and scheduled call, signal and posted event runs once
- * through the real loop, detach leaves the loop empty and the free
+ * allocation failing, for every k until it runs clean.  A failure must
+ * leave the context and the loop as they were (all or none for attach);
+ * where the failed allocation is osevent's the call must fail with
+ * -ENOMEM, where it is the foreign library's the call may fail with its
+ * error or succeed (the library coped).  Then the same call works, every
+ * watch, timer, deferred and scheduled call, signal and posted event runs
+ * once through the real loop, detach leaves the loop empty and the free
  * leaves no block.  Returns the process exit status.
  */
 int inject_main(const struct inject_loop *loop);
