@@ -15,6 +15,7 @@ OSEV_SUITES = \
 	tests/test-child \
 	tests/test-fork \
 	tests/test-schedule \
+	tests/test-inject \
 	tests/test-stress \
 	tests/test-wakeups \
 	tests/test-teardown \

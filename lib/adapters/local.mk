@@ -39,3 +39,4 @@ include $(srcdir)/lib/adapters/tevent.mk
 include $(srcdir)/lib/adapters/verto.mk
 include $(srcdir)/lib/adapters/sdevent.mk
 include $(srcdir)/lib/adapters/virt.mk
+include $(srcdir)/tests/adapters/inject.mk

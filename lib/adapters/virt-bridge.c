@@ -319,9 +319,17 @@ static void probe_fired(int timer, void *opaque)
 static int vb_add_timeout(int frequency, virEventTimeoutCallback cb,
                           void *opaque, virFreeCallback ff)
 {
-    struct vb_rec *rec = rec_new(opaque, ff);
+    struct vb_rec *rec;
     int id = -1;
 
+    /* The probe reached us: libvirt's implementation is ours, whether or
+     * not the timeout can be added (it is removed at once anyway). */
+    if (cb == probe_fired) {
+        pthread_mutex_lock(&vb.lock);
+        vb.probe_seen = true;
+        pthread_mutex_unlock(&vb.lock);
+    }
+    rec = rec_new(opaque, ff);
     if (!rec)
         return -1;
     rec->tcb = cb;
@@ -338,8 +346,6 @@ static int vb_add_timeout(int frequency, virEventTimeoutCallback cb,
     }
     osev_timer_set_release(rec->t, rec_release);
     id = rec->id;
-    if (cb == probe_fired)
-        vb.probe_seen = true;
 out:
     pthread_mutex_unlock(&vb.lock);
     return id;
