@@ -334,9 +334,11 @@ OSEV_EXPORT int osev_event_check(osev_ctx *ctx, uint64_t typemask,
  * reaches exactly one waiter whose filter matches (the earliest to start
  * waiting), one waiter at a time runs the loop and the others sleep, and
  * when it leaves another takes over.  Returns 0, -ETIMEDOUT, -EINVAL
- * (negative deadline...), -EIO, -EBUSY (called from a callback of @ctx),
- * -ESTALE (the context was freed by a callback meanwhile: do not touch it
- * again).  The predicate runs with the context's lock held, on whichever
+ * (negative deadline...), -EIO, -EBUSY (called from a callback or release
+ * of @ctx), -ESTALE (the context was freed by a callback or release
+ * meanwhile: do not touch it again), -ENOMEM or another errno when the
+ * built-in loop could not be set up (its epoll set and buffers are made
+ * when first needed).  The predicate runs with the context's lock held, on whichever
  * thread posts.
  */
 OSEV_EXPORT int osev_event_wait(osev_ctx *ctx, uint64_t typemask,
@@ -746,7 +748,9 @@ OSEV_EXPORT int osev_get_deadline(osev_ctx *ctx, osev_time *deadline_out);
  * osev_dispatch - run what is ready now (fds, due timers, deferred calls,
  * event deliveries) without blocking.  Returns the number of callbacks
  * run, -EINVAL, -EBUSY (from a callback or release), -ESTALE (a callback
- * or release freed ctx).
+ * or release freed ctx), -ENOMEM or another errno when the built-in loop
+ * could not be set up (its epoll set and buffers are made when first
+ * needed).
  */
 OSEV_EXPORT int osev_dispatch(osev_ctx *ctx);
 
