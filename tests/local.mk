@@ -15,7 +15,8 @@ OSEV_SUITES = \
 	tests/test-child \
 	tests/test-fork \
 	tests/test-schedule \
-	tests/test-stress
+	tests/test-stress \
+	tests/test-limits
 
 TESTS += tests/symbols.sh
 EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c
