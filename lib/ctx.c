@@ -5,6 +5,7 @@
 #include "backend.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -13,7 +14,12 @@
 
 OSEV_EXPORT const char *osev_strerror(int err)
 {
-    switch (err < 0 ? -err : err) {
+    /* No errno is INT_MIN, and negating it would overflow. */
+    if (err == INT_MIN)
+        return "unknown error";
+    if (err < 0)
+        err = -err;
+    switch (err) {
     case 0: return "success";
     case EINVAL: return "invalid argument";
     case ENOMEM: return "out of memory";
@@ -28,8 +34,8 @@ OSEV_EXPORT const char *osev_strerror(int err)
     }
 #ifdef HAVE_STRERRORDESC_NP
     /* Static text, unlike strerror(3): safe from any thread. */
-    if (strerrordesc_np(err < 0 ? -err : err))
-        return strerrordesc_np(err < 0 ? -err : err);
+    if (strerrordesc_np(err))
+        return strerrordesc_np(err);
 #endif
     return "unknown error";
 }

@@ -41,6 +41,24 @@ static void count_timer(osev_timer *t, osev_time now, void *arg)
 
 /* ---- errors and time ---- */
 
+START_TEST(strerror_any_int)
+{
+    const int extra[] = { -EINVAL, EINVAL, -ESTALE, INT_MIN + 1, -INT_MAX };
+
+    for (size_t i = 0; i < N_OF(ints); i++) {
+        const char *s = osev_strerror(ints[i]);
+
+        ck_assert_ptr_nonnull(s);
+        ck_assert_int_gt((int)strlen(s), 0);
+    }
+    for (size_t i = 0; i < N_OF(extra); i++)
+        ck_assert_ptr_nonnull(osev_strerror(extra[i]));
+    /* INT_MIN is no errno, negated or not */
+    ck_assert_str_eq(osev_strerror(INT_MIN), "unknown error");
+    ck_assert_str_eq(osev_strerror(0), "success");
+}
+END_TEST
+
 START_TEST(time_helpers_saturate)
 {
     const int64_t ms_max = INT64_MAX / 1000000, s_max = INT64_MAX / 1000000000;
@@ -703,6 +721,7 @@ static Suite *limits_suite(void)
     TCase *events = tcase_create("events");
     TCase *push = tcase_create("push, signals, children");
 
+    tcase_add_test(basics, strerror_any_int);
     tcase_add_test(basics, time_helpers_saturate);
     tcase_add_test(registry, fd_add_fd_limits);
     tcase_add_test(registry, fd_event_bits_limits);
