@@ -11,6 +11,10 @@
  *    negative result is a negative errno value, and a failed call changes
  *    no state.  Out-parameters come last and are written only on success.
  *  - Every _free/_remove accepts NULL.
+ *  - A struct passed with its size (options, hooks) may be shorter than
+ *    this header's (an older caller: the rest is zero) or longer (a newer
+ *    one: the bytes this osevent does not know must be zero); a size
+ *    below the first version's, or above 4096, is -EINVAL.
  *  - Time is osev_time: nanoseconds on CLOCK_MONOTONIC, never the wall
  *    clock.  OSEV_TIME_INFINITY means "never".
  *  - Event bits are poll(2)'s: POLLIN, POLLOUT, POLLPRI may be requested;
@@ -124,8 +128,8 @@ struct osev_ctx_opts {
  * @ctx_out: receives the context, which the caller owns and frees with
  *   osev_ctx_free().
  * Opens one wakeup fd (an eventfd, close-on-exec), itself watched by the
- * registry.  Returns 0, -EINVAL (bad opts: size too small, unknown flag,
- * non-zero bytes past the known struct), -ENOMEM, or the errno of a
+ * registry.  Returns 0, -EINVAL (bad opts: size too small or above 4096,
+ * unknown flag, non-zero bytes past the known struct), -ENOMEM, or the errno of a
  * failed fd creation (-EMFILE...).
  */
 OSEV_EXPORT int osev_ctx_new(const struct osev_ctx_opts *opts,

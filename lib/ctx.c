@@ -84,6 +84,13 @@ void osev__free(osev_ctx *ctx, void *ptr)
 }
 
 /*
+ * No version of a public struct will be this large, so a size above it is
+ * not a sizeof but garbage, refused before a byte past the caller's struct
+ * is read (as Linux's openat2() and clone3() refuse a size above a page).
+ */
+#define STRUCT_SIZE_MAX 4096
+
+/*
  * Copy a caller's versioned struct: a shorter one (an older caller) is
  * zero-extended; a longer one (a newer caller) is accepted only if the
  * bytes we do not know are zero, so no request is silently ignored.
@@ -93,7 +100,7 @@ int osev__copy_struct(void *dst, size_t dst_size, const void *src,
 {
     const unsigned char *extra = (const unsigned char *)src + dst_size;
 
-    if (src_size < min_size)
+    if (src_size < min_size || src_size > STRUCT_SIZE_MAX)
         return -EINVAL;
     if (src_size > dst_size) {
         for (size_t i = 0; i < src_size - dst_size; i++)

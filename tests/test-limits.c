@@ -89,6 +89,32 @@ END_TEST
 
 /* ---- struct sizes and flags ---- */
 
+START_TEST(ctx_opts_sizes_and_flags)
+{
+    const size_t sizes[] = { 0, 1, SIZE_MAX, SIZE_MAX / 2, 4097 };
+    struct osev_ctx_opts o = { .size = sizeof o };
+    const unsigned flags[] = { UINT_MAX, 0x80000000u, 0x4u };
+    osev_ctx *ctx = NULL;
+
+    /* a size is a sizeof: one no version of the struct will reach is
+     * refused before a byte past the caller's struct is read */
+    for (size_t i = 0; i < N_OF(sizes); i++) {
+        o.size = sizes[i];
+        ck_assert_osev_err(osev_ctx_new(&o, &ctx), -EINVAL);
+        ck_assert_ptr_null(ctx);
+    }
+    o.size = sizeof o;
+    for (size_t i = 0; i < N_OF(flags); i++) {
+        o.flags = flags[i];
+        ck_assert_osev_err(osev_ctx_new(&o, &ctx), -EINVAL);
+        ck_assert_ptr_null(ctx);
+    }
+    o.flags = 0;
+    ck_assert_osev_ok(osev_ctx_new(&o, &ctx));
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 static int h_reg(void *u, int fd, void **reg, short ev, void *tok)
 {
     (void)u, (void)fd, (void)ev;
@@ -128,6 +154,33 @@ static const struct osev_hooks plain_hooks = {
     .timeout_modify = h_tmod,
     .timeout_deregister = h_tdereg,
 };
+
+START_TEST(hook_struct_sizes)
+{
+    const size_t sizes[] = { 0, 1, SIZE_MAX, SIZE_MAX / 2, 4097 };
+    osev_ctx *ctx = tu_ctx_new();
+    struct osev_event_hooks eh = { 0 };
+    struct osev_hook_stats st;
+
+    for (size_t i = 0; i < N_OF(sizes); i++) {
+        ck_assert_osev_err(osev_set_hooks(ctx, &plain_hooks, sizes[i], NULL),
+                           -EINVAL);
+        ck_assert_osev_err(osev_event_set_hooks(ctx, &eh, sizes[i], NULL),
+                           -EINVAL);
+    }
+    /* NULL hooks: the size is not looked at */
+    ck_assert_osev_ok(osev_set_hooks(ctx, NULL, SIZE_MAX, NULL));
+    ck_assert_osev_ok(osev_event_set_hooks(ctx, NULL, SIZE_MAX, NULL));
+
+    /* stats: too small is refused; larger gets what is known */
+    st.size = 0;
+    ck_assert_osev_err(osev_get_hook_stats(ctx, &st), -EINVAL);
+    st.size = SIZE_MAX;
+    ck_assert_osev_ok(osev_get_hook_stats(ctx, &st));
+    ck_assert_uint_eq(st.size, sizeof st);
+    osev_ctx_free(ctx);
+}
+END_TEST
 
 /* ---- fd watches ---- */
 
@@ -723,6 +776,8 @@ static Suite *limits_suite(void)
 
     tcase_add_test(basics, strerror_any_int);
     tcase_add_test(basics, time_helpers_saturate);
+    tcase_add_test(basics, ctx_opts_sizes_and_flags);
+    tcase_add_test(basics, hook_struct_sizes);
     tcase_add_test(registry, fd_add_fd_limits);
     tcase_add_test(registry, fd_event_bits_limits);
     tcase_add_test(registry, timer_deadline_limits);
