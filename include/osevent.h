@@ -401,7 +401,9 @@ OSEV_EXPORT void osev_afterpoll(osev_ctx *ctx, int nfds,
  * osev_beforepoll(): *tv_set_io false means "no timeout" (select's NULL),
  * and it is rounded up to whole microseconds.
  * Returns 0; -EBADF if any fd is >= FD_SETSIZE, and then nothing is
- * written; -EINVAL.  Not from a callback of @ctx (-EBUSY).
+ * written; -EINVAL (also for a *tv_io that select(2) would refuse:
+ * *tv_set_io true with tv_sec < 0 or tv_usec outside 0..999999).  Not
+ * from a callback of @ctx (-EBUSY).
  */
 OSEV_EXPORT int osev_beforeselect(osev_ctx *ctx, int *maxfd_io,
                                   fd_set *rfds, fd_set *wfds, fd_set *efds,

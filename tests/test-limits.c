@@ -499,6 +499,56 @@ START_TEST(beforeselect_maxfd_and_now_limits)
 }
 END_TEST
 
+START_TEST(beforeselect_timeval_limits)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    osev_time now = osev_now();
+    const struct timeval bad[] = {
+        { .tv_sec = -1 },
+        { .tv_sec = 0, .tv_usec = -1 },
+        { .tv_sec = 0, .tv_usec = 1000000 },
+        { .tv_sec = INT64_MAX / 1000000 - 1, .tv_usec = LONG_MAX },
+        { .tv_sec = LONG_MIN, .tv_usec = LONG_MIN },
+    };
+    osev_timer *t;
+    struct sets s;
+
+    /* select(2) refuses these (EINVAL); so does beforeselect, before
+     * anything is written, rather than compute with them */
+    ck_assert_osev_ok(osev_timer_add(ctx, now + osev_s(2), count_timer, NULL,
+                                     &t));
+    for (size_t i = 0; i < N_OF(bad); i++) {
+        sets_init(&s, -1);
+        s.tv = bad[i];
+        s.tv_set = true;
+        ck_assert_osev_err(before(ctx, &s, now), -EINVAL);
+        ck_assert_int_eq(s.maxfd, -1);
+        ck_assert_int_eq(s.tv.tv_sec, bad[i].tv_sec);
+        ck_assert_int_eq(s.tv.tv_usec, bad[i].tv_usec);
+    }
+    /* not set: whatever the struct holds is not looked at */
+    sets_init(&s, -1);
+    s.tv = bad[3];
+    s.tv_set = false;
+    ck_assert_osev_ok(before(ctx, &s, now));
+    ck_assert(s.tv_set);
+    ck_assert_int_eq(s.tv.tv_sec, 2);
+    /* the largest valid timeouts are lowered */
+    sets_init(&s, -1);
+    s.tv = (struct timeval){ .tv_sec = LONG_MAX, .tv_usec = 999999 };
+    s.tv_set = true;
+    ck_assert_osev_ok(before(ctx, &s, now));
+    ck_assert_int_eq(s.tv.tv_sec, 2);
+    sets_init(&s, -1);
+    s.tv = (struct timeval){ .tv_sec = INT64_MAX / 1000000 - 1,
+                             .tv_usec = 999999 };
+    s.tv_set = true;
+    ck_assert_osev_ok(before(ctx, &s, now));
+    ck_assert_int_eq(s.tv.tv_sec, 2);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(afterselect_maxfd_and_now_limits)
 {
     osev_ctx *ctx = tu_ctx_new();
@@ -785,6 +835,7 @@ static Suite *limits_suite(void)
     tcase_add_test(pull, beforepoll_timeout_and_now_limits);
     tcase_add_test(pull, afterpoll_nfds_and_now_limits);
     tcase_add_test(pull, beforeselect_maxfd_and_now_limits);
+    tcase_add_test(pull, beforeselect_timeval_limits);
     tcase_add_test(pull, afterselect_maxfd_and_now_limits);
     tcase_add_test(loop, loop_once_deadline_limits);
     tcase_add_test(loop, event_wait_deadline_limits);
