@@ -677,8 +677,9 @@ OSEV_EXPORT int osev_loop_run(osev_ctx *ctx);
 /*
  * osev_loop_exit - make osev_loop_run() return @code (>= 0) after the
  * running pass; called when no osev_loop_run() runs, it makes the next
- * one return @code at once.  From a callback, or another thread (the
- * blocked loop is woken).
+ * one return @code at once.  A negative @code, which would read as an
+ * errno, still stops the loop, and osev_loop_run() returns -EINVAL.
+ * From a callback, or another thread (the blocked loop is woken).
  */
 OSEV_EXPORT void osev_loop_exit(osev_ctx *ctx, int code);
 

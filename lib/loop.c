@@ -72,7 +72,8 @@ OSEV_EXPORT void osev_loop_exit(osev_ctx *ctx, int code)
         return;
     osev__lock(ctx);
     ctx->exit_requested = true;
-    ctx->exit_code = code;
+    /* A negative code would pass for an errno: stop, but say so. */
+    ctx->exit_code = code < 0 ? -EINVAL : code;
     if (ctx->in_wait)
         osev_wakeup(ctx);
     osev__unlock(ctx);

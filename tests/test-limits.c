@@ -590,6 +590,20 @@ END_TEST
 
 /* ---- the built-in loop ---- */
 
+START_TEST(loop_exit_code_limits)
+{
+    osev_ctx *ctx = tu_ctx_new();
+
+    for (size_t i = 0; i < N_OF(ints); i++) {
+        /* a negative code would read as an errno: the loop still stops,
+         * and says the code was refused */
+        osev_loop_exit(ctx, ints[i]);
+        ck_assert_int_eq(osev_loop_run(ctx), ints[i] < 0 ? -EINVAL : ints[i]);
+    }
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 /* ---- events ---- */
 
 /* An allocator that says no to absurd sizes, as any would, without the
@@ -839,6 +853,7 @@ static Suite *limits_suite(void)
     tcase_add_test(pull, afterselect_maxfd_and_now_limits);
     tcase_add_test(loop, loop_once_deadline_limits);
     tcase_add_test(loop, event_wait_deadline_limits);
+    tcase_add_test(loop, loop_exit_code_limits);
     tcase_add_test(events, event_new_type_and_size_limits);
     tcase_add_test(events, event_typemask_limits);
     tcase_add_test(events, disaster_type_and_errno_limits);
