@@ -285,13 +285,16 @@ OSEV_EXPORT osev_event *osev_event_new(osev_ctx *ctx, unsigned type,
  * event_occurs hook if its type is in that hook's mask (called from the
  * next dispatch pass, never from inside this call), else to the first
  * osev_event_check()/osev_event_wait() that matches it.  Cannot fail.
+ * An event whose type was set past 63 since osev_event_new() matches
+ * nothing: it is freed and reported with osev_disaster(type 0, EINVAL).
  * Any thread, any callback.
  */
 OSEV_EXPORT void osev_event_post(osev_ctx *ctx, osev_event *ev);
 
 /*
  * osev_disaster - report that events of @type (0: of any type) may be
- * missing, because @msg (with @errnoval, 0 if none).  Calls the disaster
+ * missing, because @msg (with @errnoval, 0 if none).  Both values are
+ * passed on as given, unchecked.  Calls the disaster
  * hook if one is set; otherwise writes the message to stderr, and every
  * later osev_event_check()/osev_event_wait() on @ctx returns -EIO.
  */

@@ -673,6 +673,30 @@ static void restore_stderr(int saved)
     close(saved);
 }
 
+START_TEST(event_post_with_type_changed_past_63)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    const unsigned bad_types[] = { 64, UINT_MAX };
+    osev_event *ev, *got;
+    int saved;
+
+    /* ev->type is the producer's to write until the post: a value past
+     * 63 is no type; the event is dropped and the loss reported */
+    for (size_t i = 0; i < N_OF(bad_types); i++) {
+        ev = osev_event_new(ctx, 1, 0, 8);
+        ck_assert_ptr_nonnull(ev);
+        ev->type = bad_types[i];
+        saved = silence_stderr();
+        osev_event_post(ctx, ev);
+        restore_stderr(saved);
+        ck_assert_osev_err(osev_event_check(ctx, OSEV_EVENTMASK_ALL, NULL,
+                                            NULL, &got),
+                           -EIO);
+    }
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 static int match_all(const osev_event *ev, void *user)
 {
     (void)ev, (void)user;
@@ -855,6 +879,7 @@ static Suite *limits_suite(void)
     tcase_add_test(loop, event_wait_deadline_limits);
     tcase_add_test(loop, loop_exit_code_limits);
     tcase_add_test(events, event_new_type_and_size_limits);
+    tcase_add_test(events, event_post_with_type_changed_past_63);
     tcase_add_test(events, event_typemask_limits);
     tcase_add_test(events, disaster_type_and_errno_limits);
     tcase_add_test(push, occurred_any_fd_any_token);
