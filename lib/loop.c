@@ -50,6 +50,11 @@ OSEV_EXPORT int osev_loop_run(osev_ctx *ctx)
     if (!ctx)
         return -EINVAL;
     osev__lock(ctx);
+    /* Before the exit check: a pending exit is the running loop's. */
+    if (osev__busy(ctx)) {
+        osev__unlock(ctx);
+        return -EBUSY;
+    }
     for (;;) {
         if (ctx->exit_requested) {
             ctx->exit_requested = false;

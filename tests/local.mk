@@ -16,7 +16,8 @@ OSEV_SUITES = \
 	tests/test-fork \
 	tests/test-schedule \
 	tests/test-stress \
-	tests/test-limits
+	tests/test-limits \
+	tests/test-refusals
 
 TESTS += tests/symbols.sh
 EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c
