@@ -4,7 +4,8 @@
  *
  * The matrix: for each kind of callback (an fd, a timer, a deferred call,
  * an osev_schedule() call, an event_occurs delivery, the disaster hook
- * reached from a callback, a signal watch, a child watch), one probe makes every call the
+ * reached from a callback, a signal watch, a child watch; and a release
+ * function, in its own test case), one probe makes every call the
  * contract refuses there and records the answers:
  *
  *   osev_loop_once, osev_dispatch, osev_beforepoll, osev_beforeselect,
@@ -18,6 +19,9 @@
  * own: osev_set_hooks() from inside one is -EBUSY and osev_occurred_*()
  * is ignored.
  *
+ * The release rows (test_release_refusals, test_release_frees_ctx) state
+ * the rule that a release runs as a callback of its context; they fail
+ * until the core runs releases that way.
  */
 #include "testutil.h"
 
@@ -632,11 +636,125 @@ START_TEST(refusals_inside_each_hook)
 }
 END_TEST
 
+/* ---- release functions (the core's coming rule) ---- */
+
+/*
+ * A release runs as a callback of its context: the dispatch and wait
+ * calls are -EBUSY from it, afterpoll/afterselect are ignored, and
+ * osev_ctx_free() from it takes effect when the call that ran the
+ * release returns, which then says -ESTALE (void calls just return).
+ *
+ * _i, where the release runs:
+ *   0  removed in a callback: at the end of that pass (osev_dispatch)
+ *   1  removed outside a pass: at the start of osev_dispatch
+ *   2  removed outside a pass: at the start of osev_beforepoll
+ *   3  removed between beforepoll and afterpoll: from afterpoll
+ *   4  removed outside a pass: at the start of osev_loop_once
+ * (timers for 2 and 4, fd watches for the others)
+ */
+#define NRELEASE_PATHS 5
+
+static osev_fd *rel_w;
+static osev_timer *rel_t;
+
+static void release_probe(void *arg)
+{
+    (void)arg;
+    probe();
+}
+
+static void remover_cb(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t, (void)now, (void)arg;
+    osev_fd_remove(rel_w);
+}
+
+static void arm_release(int path)
+{
+    ck_assert_osev_ok(osev_fd_add(S.ctx, S.pipe_fds[0], POLLIN, nop_fd, NULL,
+                                  &rel_w));
+    osev_fd_set_release(rel_w, release_probe);
+    ck_assert_osev_ok(osev_timer_add(S.ctx, OSEV_TIME_INFINITY, nop_timer,
+                                     NULL, &rel_t));
+    osev_timer_set_release(rel_t, release_probe);
+    if (path == 2 || path == 4)
+        osev_fd_set_release(rel_w, NULL);
+    else
+        osev_timer_set_release(rel_t, NULL);
+}
+
+/* Run the release by @path; returns what the call that ran it said
+ * (0 for a void call). */
+static int run_release(int path)
+{
+    struct pollfd fds[16];
+    int n = 16, timeout = -1, r;
+    osev_timer *t;
+
+    switch (path) {
+    case 0:
+        ck_assert_osev_ok(osev_timer_add(S.ctx, 0, remover_cb, NULL, &t));
+        return osev_dispatch(S.ctx);
+    case 1:
+        osev_fd_remove(rel_w);
+        return osev_dispatch(S.ctx);
+    case 2:
+        osev_timer_remove(rel_t);
+        r = osev_beforepoll(S.ctx, &n, fds, &timeout, 0);
+        return r;
+    case 3:
+        ck_assert_osev_ok(osev_beforepoll(S.ctx, &n, fds, &timeout, 0));
+        osev_fd_remove(rel_w);
+        for (int i = 0; i < n; i++)
+            fds[i].revents = 0;
+        osev_afterpoll(S.ctx, n, fds, 0);
+        return 0;
+    default:
+        osev_timer_remove(rel_t);
+        return osev_loop_once(S.ctx, 0);
+    }
+}
+
+START_TEST(test_release_refusals)
+{
+    char where[32];
+    int r;
+
+    snprintf(where, sizeof where, "release, path %d", _i);
+    setup_ctx();
+    arm_release(_i);
+    r = run_release(_i);
+    /* osev_loop_once(ctx, 0) that ran no callback says -ETIMEDOUT */
+    ck_assert_msg(r >= 0 || (_i == 4 && r == -ETIMEDOUT), "%s: %d", where, r);
+    check_probe(where);
+    check_after(where);
+    osev_ctx_free(S.ctx);
+    close(S.pipe_fds[0]), close(S.pipe_fds[1]);
+}
+END_TEST
+
+START_TEST(test_release_frees_ctx)
+{
+    int r;
+
+    setup_ctx();
+    arm_release(_i);
+    S.free_ctx = true;
+    r = run_release(_i);
+    ck_assert_int_eq(S.p.ran, 1);
+    if (_i != 3)
+        ck_assert_osev_err(r, -ESTALE);
+    ck_assert_int_eq(S.victim_releases, 1);
+    close(S.pipe_fds[0]), close(S.pipe_fds[1]);
+}
+END_TEST
+
 static Suite *refusals_suite(void)
 {
     Suite *s = suite_create("refusals");
     TCase *callbacks = tcase_create("callbacks");
     TCase *hooks = tcase_create("hooks");
+    TCase *release = tcase_create("release (runs as a callback)");
 
     tcase_add_loop_test(callbacks, refusals_from_each_kind_of_callback, 0,
                         NKINDS);
@@ -646,8 +764,11 @@ static Suite *refusals_suite(void)
                    scheduled_calls_and_deliveries_are_inside_the_pass);
     tcase_add_loop_test(hooks, refusals_inside_each_hook, 0, NHOOKS);
     tcase_add_loop_test(hooks, refusals_inside_each_hook, 8, 8 + NHOOKS);
+    tcase_add_loop_test(release, test_release_refusals, 0, NRELEASE_PATHS);
+    tcase_add_loop_test(release, test_release_frees_ctx, 0, NRELEASE_PATHS);
     suite_add_tcase(s, callbacks);
     suite_add_tcase(s, hooks);
+    suite_add_tcase(s, release);
     return s;
 }
 
