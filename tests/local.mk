@@ -17,7 +17,8 @@ OSEV_SUITES = \
 	tests/test-schedule \
 	tests/test-stress \
 	tests/test-limits \
-	tests/test-refusals
+	tests/test-refusals \
+	tests/test-misuse
 
 TESTS += tests/symbols.sh
 EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c
