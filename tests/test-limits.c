@@ -806,6 +806,81 @@ START_TEST(occurred_any_fd_any_token)
 }
 END_TEST
 
+/* A hook's result: negative is an error passed on as given, INT_MIN
+ * included; anything else is success. */
+static int hook_rc;
+
+static int rc_reg(void *u, int fd, void **reg, short ev, void *tok)
+{
+    (void)u, (void)fd, (void)ev;
+    *reg = tok;
+    return hook_rc;
+}
+
+static int rc_treg(void *u, void **reg, osev_time dl, void *tok)
+{
+    (void)u, (void)dl;
+    *reg = tok;
+    return hook_rc;
+}
+
+START_TEST(hook_results_limits)
+{
+    struct osev_hooks h = plain_hooks;
+    struct osev_hook_stats st = { .size = sizeof st };
+    osev_ctx *ctx = tu_ctx_new();
+    osev_fd *w = NULL;
+    osev_timer *t = NULL;
+    int p[2];
+
+    h.fd_register = rc_reg;
+    h.timeout_register = rc_treg;
+    tu_pipe(p);
+    hook_rc = 0;
+    ck_assert_osev_ok(osev_set_hooks(ctx, &h, sizeof h, NULL));
+    for (size_t i = 0; i < N_OF(ints); i++) {
+        hook_rc = ints[i];
+        ck_assert_int_eq(osev_fd_add(ctx, p[0], POLLIN, count_fd, NULL, &w),
+                         ints[i] < 0 ? ints[i] : 0);
+        ck_assert_int_eq(osev_timer_add(ctx, 0, count_timer, NULL, &t),
+                         ints[i] < 0 ? ints[i] : 0);
+        if (ints[i] >= 0) {
+            osev_fd_remove(w);
+            osev_timer_remove(t);
+        }
+    }
+    ck_assert_ptr_nonnull(osev_strerror(INT_MIN));
+    ck_assert_osev_ok(osev_get_hook_stats(ctx, &st));
+    ck_assert_uint_eq(st.fd_regs, 1); /* the wakeup fd */
+    ck_assert_uint_eq(st.timeout_regs, 0);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
+static int occurs_calls;
+
+static void count_occurs(void *user, osev_event *ev)
+{
+    occurs_calls++;
+    osev_event_free(user, ev);
+}
+
+START_TEST(event_hook_mask_limits)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct osev_event_hooks h = { .event_occurs_mask = UINT64_MAX,
+                                  .event_occurs = count_occurs };
+
+    ck_assert_osev_ok(osev_event_set_hooks(ctx, &h, sizeof h, ctx));
+    osev_event_post(ctx, osev_event_new(ctx, 0, 0, 0));
+    osev_event_post(ctx, osev_event_new(ctx, 63, 0, 0));
+    ck_assert_int_eq(osev_dispatch(ctx), 2);
+    ck_assert_int_eq(occurs_calls, 2);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 /* ---- signals and children ---- */
 
 static void on_signal(osev_signal *s, int signo, void *arg)
@@ -883,6 +958,8 @@ static Suite *limits_suite(void)
     tcase_add_test(events, event_typemask_limits);
     tcase_add_test(events, disaster_type_and_errno_limits);
     tcase_add_test(push, occurred_any_fd_any_token);
+    tcase_add_test(push, hook_results_limits);
+    tcase_add_test(events, event_hook_mask_limits);
     tcase_add_test(push, signal_number_limits);
     tcase_add_test(push, child_pid_limits);
     suite_add_tcase(s, basics);
