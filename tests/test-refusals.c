@@ -257,7 +257,9 @@ static void disaster_cb(void *user, unsigned type, const char *msg,
 }
 
 /* A producer's callback that reports a loss, as producers do when
- * osev_event_new() fails. */
+ * osev_event_new() fails.  The header says the disaster hook must not
+ * call osevent; reached from a callback it runs inside that pass, and
+ * this row shows the calls it might make anyway are refused there. */
 static void producer_cb(osev_timer *t, osev_time now, void *arg)
 {
     (void)t, (void)now, (void)arg;
