@@ -11,6 +11,10 @@
  *    negative result is a negative errno value, and a failed call changes
  *    no state.  Out-parameters come last and are written only on success.
  *  - Every _free/_remove accepts NULL.
+ *  - A struct passed with its size (options, hooks) may be shorter than
+ *    this header's (an older caller: the rest is zero) or longer (a newer
+ *    one: the bytes this osevent does not know must be zero); a size
+ *    below the first version's, or above 4096, is -EINVAL.
  *  - Time is osev_time: nanoseconds on CLOCK_MONOTONIC, never the wall
  *    clock.  OSEV_TIME_INFINITY means "never".
  *  - Event bits are poll(2)'s: POLLIN, POLLOUT, POLLPRI may be requested;
@@ -124,8 +128,8 @@ struct osev_ctx_opts {
  * @ctx_out: receives the context, which the caller owns and frees with
  *   osev_ctx_free().
  * Opens one wakeup fd (an eventfd, close-on-exec), itself watched by the
- * registry.  Returns 0, -EINVAL (bad opts: size too small, unknown flag,
- * non-zero bytes past the known struct), -ENOMEM, or the errno of a
+ * registry.  Returns 0, -EINVAL (bad opts: size too small or above 4096,
+ * unknown flag, non-zero bytes past the known struct), -ENOMEM, or the errno of a
  * failed fd creation (-EMFILE...).
  */
 OSEV_EXPORT int osev_ctx_new(const struct osev_ctx_opts *opts,
@@ -297,15 +301,18 @@ OSEV_EXPORT osev_event *osev_event_new(osev_ctx *ctx, unsigned type,
  * event_occurs hook if its type is in that hook's mask (called from the
  * next dispatch pass, never from inside this call), else to the first
  * osev_event_check()/osev_event_wait() that matches it.  Cannot fail.
+ * An event whose type was set past 63 since osev_event_new() matches
+ * nothing: it is freed and reported with osev_disaster(type 0, EINVAL).
  * Any thread, any callback.
  */
 OSEV_EXPORT void osev_event_post(osev_ctx *ctx, osev_event *ev);
 
 /*
  * osev_disaster - report that events of @type (0: of any type) may be
- * missing, because @msg (with @errnoval, 0 if none).  Calls the disaster
- * hook if one is set; otherwise writes the message to stderr, every
- * later osev_event_check()/osev_event_wait() on @ctx returns -EIO, and a
+ * missing, because @msg (with @errnoval, 0 if none).  Both values are
+ * passed on as given, unchecked.  Calls the disaster hook if one is set;
+ * otherwise writes the message to stderr, every later
+ * osev_event_check()/osev_event_wait() on @ctx returns -EIO, and a
  * thread blocked in osev_event_wait() is woken to return it.
  */
 OSEV_EXPORT void osev_disaster(osev_ctx *ctx, unsigned type, const char *msg,
@@ -417,8 +424,9 @@ OSEV_EXPORT void osev_afterpoll(osev_ctx *ctx, int nfds,
  * osev_beforepoll(): *tv_set_io false means "no timeout" (select's NULL),
  * and it is rounded up to whole microseconds.
  * Returns 0; -EBADF if any fd is >= FD_SETSIZE, and then nothing is
- * written; -EINVAL; -ESTALE as osev_beforepoll().  Not from a callback of
- * @ctx (-EBUSY).
+ * written; -EINVAL (also for a *tv_io that select(2) would refuse:
+ * *tv_set_io true with tv_sec < 0 or tv_usec outside 0..999999); -ESTALE
+ * as osev_beforepoll().  Not from a callback of @ctx (-EBUSY).
  */
 OSEV_EXPORT int osev_beforeselect(osev_ctx *ctx, int *maxfd_io,
                                   fd_set *rfds, fd_set *wfds, fd_set *efds,
@@ -722,9 +730,11 @@ OSEV_EXPORT int osev_loop_run(osev_ctx *ctx);
 /*
  * osev_loop_exit - make osev_loop_run() return @code (>= 0) after the
  * running pass; called when no osev_loop_run() runs, it makes the next
- * one return @code at once.  From a callback, a release, or another
- * thread: the wakeup fd is always written, so a loop about to block sees
- * it too (an osev_loop_once() not under osev_loop_run() then returns 0).
+ * one return @code at once.  A negative @code, which would read as an
+ * errno, still stops the loop, and osev_loop_run() returns -EINVAL.
+ * From a callback, a release, or another thread: the wakeup fd is always
+ * written, so a loop about to block sees it too (an osev_loop_once() not
+ * under osev_loop_run() then returns 0).
  */
 OSEV_EXPORT void osev_loop_exit(osev_ctx *ctx, int code);
 

@@ -5,6 +5,7 @@
 #include "backend.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -13,7 +14,12 @@
 
 OSEV_EXPORT const char *osev_strerror(int err)
 {
-    switch (err < 0 ? -err : err) {
+    /* No errno is INT_MIN, and negating it would overflow. */
+    if (err == INT_MIN)
+        return "unknown error";
+    if (err < 0)
+        err = -err;
+    switch (err) {
     case 0: return "success";
     case EINVAL: return "invalid argument";
     case ENOMEM: return "out of memory";
@@ -28,8 +34,8 @@ OSEV_EXPORT const char *osev_strerror(int err)
     }
 #ifdef HAVE_STRERRORDESC_NP
     /* Static text, unlike strerror(3): safe from any thread. */
-    if (strerrordesc_np(err < 0 ? -err : err))
-        return strerrordesc_np(err < 0 ? -err : err);
+    if (strerrordesc_np(err))
+        return strerrordesc_np(err);
 #endif
     return "unknown error";
 }
@@ -78,6 +84,13 @@ void osev__free(osev_ctx *ctx, void *ptr)
 }
 
 /*
+ * No version of a public struct will be this large, so a size above it is
+ * not a sizeof but garbage, refused before a byte past the caller's struct
+ * is read (as Linux's openat2() and clone3() refuse a size above a page).
+ */
+#define STRUCT_SIZE_MAX 4096
+
+/*
  * Copy a caller's versioned struct: a shorter one (an older caller) is
  * zero-extended; a longer one (a newer caller) is accepted only if the
  * bytes we do not know are zero, so no request is silently ignored.
@@ -87,7 +100,7 @@ int osev__copy_struct(void *dst, size_t dst_size, const void *src,
 {
     const unsigned char *extra = (const unsigned char *)src + dst_size;
 
-    if (src_size < min_size)
+    if (src_size < min_size || src_size > STRUCT_SIZE_MAX)
         return -EINVAL;
     if (src_size > dst_size) {
         for (size_t i = 0; i < src_size - dst_size; i++)

@@ -101,6 +101,11 @@ OSEV_EXPORT void osev_event_post(osev_ctx *ctx, osev_event *ev)
 
     if (!ctx || !ev)
         return;
+    if (ev->type > OSEV_EVENT_TYPE_MAX) { /* rewritten since _new: lost */
+        osev_event_free(ctx, ev);
+        osev_disaster(ctx, 0, "osev_event_post: event type > 63", EINVAL);
+        return;
+    }
     e = event_of(ev);
     osev__lock(ctx);
     if (ctx->dying) {

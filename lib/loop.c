@@ -69,6 +69,11 @@ OSEV_EXPORT int osev_loop_run(osev_ctx *ctx)
     if (!ctx)
         return -EINVAL;
     osev__lock(ctx);
+    /* Before the exit check: a pending exit is the running loop's. */
+    if (osev__busy(ctx)) {
+        osev__unlock(ctx);
+        return -EBUSY;
+    }
     for (;;) {
         if (ctx->exit_requested) {
             ctx->exit_requested = false;
@@ -91,7 +96,8 @@ OSEV_EXPORT void osev_loop_exit(osev_ctx *ctx, int code)
         return;
     osev__lock(ctx);
     ctx->exit_requested = true;
-    ctx->exit_code = code;
+    /* A negative code would pass for an errno: stop, but say so. */
+    ctx->exit_code = code < 0 ? -EINVAL : code;
     /* Always wake, not only a thread already blocked: the loop's thread
      * may be between the start of its turn (running releases with the
      * lock dropped) and its wait, past its last look at the flag. */

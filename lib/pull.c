@@ -189,6 +189,10 @@ OSEV_EXPORT int osev_beforeselect(osev_ctx *ctx, int *maxfd_io,
 
     if (!ctx || !maxfd_io || !tv_io || !tv_set_io || now < 0)
         return -EINVAL;
+    /* A timeout select(2) would refuse; timeval_us() would overflow. */
+    if (*tv_set_io && (tv_io->tv_sec < 0 || tv_io->tv_usec < 0 ||
+                       tv_io->tv_usec >= 1000000))
+        return -EINVAL;
     osev__lock(ctx);
     if (osev__busy(ctx)) {
         r = -EBUSY;

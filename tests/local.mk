@@ -19,7 +19,10 @@ OSEV_SUITES = \
 	tests/test-stress \
 	tests/test-wakeups \
 	tests/test-teardown \
-	tests/test-fdreuse
+	tests/test-fdreuse \
+	tests/test-limits \
+	tests/test-refusals \
+	tests/test-misuse
 
 TESTS += tests/symbols.sh
 EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c

@@ -210,6 +210,63 @@ START_TEST(unhooked_before_delivery_goes_to_queue)
 }
 END_TEST
 
+/*
+ * The hook stays but its mask no longer has the type: an event posted
+ * before the narrowing goes to check/wait, once, and never also to
+ * event_occurs; the same when the hooks are cleared with NULL.
+ */
+START_TEST(narrowed_mask_before_delivery_goes_to_queue_once)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct occurs o = { .ctx = ctx };
+    struct osev_event_hooks h = { .event_occurs_mask = BIT(2) | BIT(3),
+                                  .event_occurs = on_occurs };
+    osev_event *ev;
+
+    ck_assert_osev_ok(osev_event_set_hooks(ctx, &h, sizeof h, &o));
+    post(ctx, 2, 21);
+    post(ctx, 2, 22);
+    post(ctx, 3, 31);
+    h.event_occurs_mask = BIT(3); /* type 2 no longer hooked */
+    ck_assert_osev_ok(osev_event_set_hooks(ctx, &h, sizeof h, &o));
+    ck_assert_int_eq(osev_dispatch(ctx), 1); /* type 3 only */
+    ck_assert_int_eq(o.calls, 1);
+    ck_assert_uint_eq(o.seen[0], 31);
+    ck_assert_int_eq(take(ctx, BIT(2)), 21);
+    ck_assert_osev_ok(osev_event_wait(ctx, BIT(2), NULL, NULL, 0, &ev));
+    ck_assert_uint_eq(ev->for_user, 22);
+    osev_event_free(ctx, ev);
+    ck_assert_int_eq(take(ctx, OSEV_EVENTMASK_ALL), -1);
+    ck_assert_int_eq(osev_dispatch(ctx), 0);
+    ck_assert_int_eq(o.calls, 1);
+
+    /* one waiting in osev_event_wait gets it from the pass itself */
+    h.event_occurs_mask = BIT(2);
+    ck_assert_osev_ok(osev_event_set_hooks(ctx, &h, sizeof h, &o));
+    post(ctx, 2, 23);
+    h.event_occurs_mask = 0;
+    ck_assert_osev_ok(osev_event_set_hooks(ctx, &h, sizeof h, &o));
+    post(ctx, 3, 32); /* not hooked either now: queued at once */
+    ck_assert_osev_ok(osev_event_wait(ctx, BIT(2), NULL, NULL,
+                                      osev_now() + osev_s(5), &ev));
+    ck_assert_uint_eq(ev->for_user, 23);
+    osev_event_free(ctx, ev);
+    ck_assert_int_eq(take(ctx, OSEV_EVENTMASK_ALL), 32);
+
+    /* cleared with NULL: the same */
+    h.event_occurs_mask = BIT(4);
+    ck_assert_osev_ok(osev_event_set_hooks(ctx, &h, sizeof h, &o));
+    post(ctx, 4, 41);
+    ck_assert_osev_ok(osev_event_set_hooks(ctx, NULL, 0, NULL));
+    ck_assert_int_eq(osev_dispatch(ctx), 0);
+    ck_assert_int_eq(take(ctx, BIT(4)), 41);
+    ck_assert_int_eq(take(ctx, OSEV_EVENTMASK_ALL), -1);
+    ck_assert_int_eq(osev_dispatch(ctx), 0);
+    ck_assert_int_eq(o.calls, 1);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(hooks_struct_sizes)
 {
     osev_ctx *ctx = tu_ctx_new();
@@ -444,6 +501,7 @@ static Suite *event_suite(void)
     tcase_add_test(queue, contexts_do_not_share_events);
     tcase_add_test(hooks, occurs_exactly_once_never_in_post);
     tcase_add_test(hooks, unhooked_before_delivery_goes_to_queue);
+    tcase_add_test(hooks, narrowed_mask_before_delivery_goes_to_queue_once);
     tcase_add_test(hooks, hooks_struct_sizes);
     tcase_add_test(hooks, disaster_with_hook);
     tcase_add_test(hooks, disaster_without_hook_is_loud_and_sticky);

@@ -583,6 +583,61 @@ START_TEST(failing_modify_rolls_back)
 }
 END_TEST
 
+/*
+ * fd_modify is for a change of what the registration holds, never for
+ * its present value: not when the merged mask comes back to what a
+ * refused shrink left registered, not when one watch of several changes
+ * without changing the union.  f_fd_modify asserts it, and the counts
+ * say no call was made.
+ */
+START_TEST(no_modify_to_the_mask_already_held)
+{
+    int a[2];
+    osev_fd *w1, *w2;
+    struct freg *reg;
+
+    hooked_ctx();
+    tu_pipe(a);
+    ck_assert_osev_ok(osev_fd_add(F.ctx, a[1], POLLIN | POLLOUT, count_cb,
+                                  NULL, &w1));
+    reg = reg_of(a[1]);
+    ck_assert_int_eq(reg->events, POLLIN | POLLOUT);
+
+    /* a shrink the loop refuses leaves IN|OUT registered ... */
+    F.fail_mod = true;
+    ck_assert_osev_ok(osev_fd_modify(w1, POLLIN));
+    F.fail_mod = false;
+    ck_assert_int_eq(reg->events, POLLIN | POLLOUT);
+    /* ... so growing back to IN|OUT needs no call */
+    ck_assert_osev_ok(osev_fd_modify(w1, POLLIN | POLLOUT));
+    ck_assert_int_eq(F.n_mod, 0);
+    ck_assert_int_eq(reg->events, POLLIN | POLLOUT);
+    /* and the next real change still happens */
+    ck_assert_osev_ok(osev_fd_modify(w1, POLLIN));
+    ck_assert_int_eq(F.n_mod, 1);
+    ck_assert_int_eq(reg->events, POLLIN);
+
+    /* the mask going away and back: deregister and register, no modify */
+    ck_assert_osev_ok(osev_fd_modify(w1, 0));
+    ck_assert_ptr_null(reg_of(a[1]));
+    ck_assert_osev_ok(osev_fd_modify(w1, POLLIN));
+    ck_assert_ptr_nonnull(reg_of(a[1]));
+    ck_assert_int_eq(F.n_mod, 1);
+
+    /* two watches on the fd: changes of one inside the union are silent */
+    ck_assert_osev_ok(osev_fd_add(F.ctx, a[1], POLLIN, count_cb, NULL, &w2));
+    ck_assert_osev_ok(osev_fd_modify(w2, 0));
+    ck_assert_osev_ok(osev_fd_modify(w2, POLLIN));
+    osev_fd_remove(w2);
+    ck_assert_int_eq(F.n_mod, 1);
+    ck_assert_int_eq(F.n_reg, 3); /* the wakeup fd, a[1] twice */
+    ck_assert_int_eq(F.n_dereg, 1);
+    ck_assert_uint_eq(stats().fd_modifies, 1);
+    osev_ctx_free(F.ctx);
+    close(a[0]), close(a[1]);
+}
+END_TEST
+
 START_TEST(failing_timeout_hooks_fail_the_timer_call)
 {
     osev_time now = osev_now();
@@ -782,6 +837,7 @@ static Suite *hooks_suite(void)
     tcase_add_test(fail, failing_fd_register_fails_the_add);
     tcase_add_loop_test(fail, set_hooks_all_or_none, 0, 4);
     tcase_add_test(fail, failing_modify_rolls_back);
+    tcase_add_test(fail, no_modify_to_the_mask_already_held);
     tcase_add_test(fail, failing_timeout_hooks_fail_the_timer_call);
     tcase_add_test(rules, occurred_from_inside_a_hook_is_refused);
     tcase_add_test(rules, hooks_struct_is_copied);

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -283,6 +284,54 @@ START_TEST(only_the_rounds_fds_take_results)
 }
 END_TEST
 
+/*
+ * The boundary itself: FD_SETSIZE - 1 is the last fd an fd_set holds, and
+ * FD_SETSIZE the first it does not (a guard written "fd > FD_SETSIZE"
+ * would let it through and FD_SET past the end of the set).
+ */
+START_TEST(fd_setsize_boundary)
+{
+    osev_ctx *ctx;
+    struct rlimit rl;
+    int p[2];
+    osev_fd *w_last, *w_first_out;
+    struct sets s, copy;
+
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur <= FD_SETSIZE) {
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= FD_SETSIZE) {
+            fprintf(stderr, "fd_setsize_boundary: skipped, RLIMIT_NOFILE "
+                            "hard limit %lu <= FD_SETSIZE\n",
+                    (unsigned long)rl.rlim_max);
+            return;
+        }
+        rl.rlim_cur = FD_SETSIZE + 1;
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    ctx = tu_ctx_new();
+    tu_pipe(p);
+    ck_assert_int_eq(dup2(p[0], FD_SETSIZE - 1), FD_SETSIZE - 1);
+    ck_assert_int_eq(dup2(p[0], FD_SETSIZE), FD_SETSIZE);
+
+    ck_assert_osev_ok(osev_fd_add(ctx, FD_SETSIZE - 1, POLLIN, rec_cb, NULL,
+                                  &w_last));
+    sets_init(&s);
+    ck_assert_osev_ok(before(ctx, &s, 0));
+    ck_assert(FD_ISSET(FD_SETSIZE - 1, &s.r));
+    ck_assert_int_eq(s.maxfd, FD_SETSIZE - 1);
+
+    ck_assert_osev_ok(osev_fd_add(ctx, FD_SETSIZE, POLLIN, rec_cb, NULL,
+                                  &w_first_out));
+    sets_init(&s);
+    memcpy(&copy, &s, sizeof s);
+    ck_assert_osev_err(before(ctx, &s, 0), -EBADF);
+    ck_assert_int_eq(memcmp(&copy, &s, sizeof s), 0);
+
+    osev_ctx_free(ctx);
+    close(FD_SETSIZE), close(FD_SETSIZE - 1), close(p[0]), close(p[1]);
+}
+END_TEST
+
 static Suite *select_suite(void)
 {
     Suite *s = suite_create("select");
@@ -294,6 +343,7 @@ static Suite *select_suite(void)
     tcase_add_test(tc, stale_rules_like_afterpoll);
     tcase_add_test(tc, only_the_rounds_fds_take_results);
     tcase_add_test(tc, fd_beyond_fd_setsize_refused_nothing_written);
+    tcase_add_test(tc, fd_setsize_boundary);
     tcase_add_test(tc, missing_set_for_an_asked_bit);
     suite_add_tcase(s, tc);
     return s;
