@@ -19,6 +19,16 @@
 /* Code the sanitizer's start-up may run: see malloc() below. */
 #define NO_ASAN __attribute__((no_sanitize_address))
 
+/* ThreadSanitizer owns malloc and its allocator cannot be reached from
+ * here: under it only the context's allocator fails (as under valgrind). */
+#if defined(__SANITIZE_THREAD__)
+#define INJECT_NO_INTERPOSE 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define INJECT_NO_INTERPOSE 1
+#endif
+#endif
+
 /* ---- the countdown ---- */
 
 static struct {
@@ -72,7 +82,7 @@ static bool listed(const char *obj)
 }
 
 /* An interposed call from code at @caller. */
-NO_ASAN static bool interposed_fails(void *caller)
+NO_ASAN __attribute__((unused)) static bool interposed_fails(void *caller)
 {
     Dl_info di;
     const char *obj;
@@ -123,6 +133,7 @@ bool inj_failed_ours(void)
 
 /* ---- malloc, calloc, realloc, free ---- */
 
+#ifndef INJECT_NO_INTERPOSE
 /*
  * The next definitions are the sanitizer's where one is linked in (GCC's
  * and older clang's libasan export them as __interceptor_*), else the C
@@ -176,12 +187,23 @@ NO_ASAN void free(void *p)
         __libc_free(p);
 }
 
+#endif
+
 bool inj_interposed(void)
 {
     static int known = -1;
     void *(*volatile m)(size_t) = malloc;
     void *p;
 
+#ifdef INJECT_NO_INTERPOSE
+    (void)m, (void)p;
+    if (known < 0)
+        fputs("inject: malloc is not interposed under ThreadSanitizer: "
+              "only the context's allocator fails\n",
+              stderr);
+    known = 0;
+    return false;
+#endif
     if (known < 0) {
         I.probing = true;
         p = m(16);
