@@ -87,7 +87,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -211,7 +210,7 @@ struct state {
     unsigned flags;
     bool custom_alloc, sigchld_path, pipe_path;
     int fds[NFD];
-    int fd_high;                /* index of the fd >= FD_SETSIZE, or -1 */
+    int wake_fd;                /* the context's wakeup eventfd */
     struct obj obj[NOBJ];
     int nobj;
     int w[NW], t[NT], s[NS], c[NC];
@@ -219,7 +218,6 @@ struct state {
     bool had_sigchild;          /* a signal or child watch was ever made */
     uint64_t tick, timer_seq;
     /* deferred and scheduled calls, FIFO by id */
-    uint64_t defer_tick[NQ];
     int ndefer, defer_ran;
     struct { int ran, released; bool has_release; } sched[NQ];
     int nsched, sched_ran;
@@ -1135,6 +1133,18 @@ static void check_mirror(struct state *st)
         CHECK(r != NULL);
         CHECK(r->events == m || (r->wide && (r->events & m) == m));
     }
+    /* Work that needs a pass can get one only through the wakeup fd. */
+    if (f->on) {
+        bool unsure, pending = work_pending(st, &unsure);
+
+        for (int i = 0; i < st->nobj; i++)
+            if ((st->obj[i].kind == OBJ_FD || st->obj[i].kind == OBJ_TIMER) &&
+                st->obj[i].removed &&
+                st->obj[i].released != st->obj[i].has_release)
+                pending = true;
+        if (pending && !unsure)
+            CHECK(readiness(st->wake_fd) & POLLIN);
+    }
     if (f->tmo_unsure)
         return;
     e = earliest(st);
@@ -1574,7 +1584,8 @@ static void op_defer(struct state *st, uint8_t a)
         check_error(st, r);
         return;
     }
-    st->defer_tick[st->ndefer++] = ++st->tick;
+    st->ndefer++;
+    ++st->tick;
 }
 
 static void op_schedule(struct state *st, uint8_t a)
@@ -1785,7 +1796,8 @@ static void op_event_wait(struct state *st, uint8_t a, bool in_cb)
             !hooked(st, st->ev[id].type)) {
             arm(st);
             if (osev_defer(st->ctx, defer_post_cb, arg_of(st->ndefer)) == 0) {
-                st->defer_tick[st->ndefer++] = ++st->tick;
+                st->ndefer++;
+                ++st->tick;
                 post = id;
                 st->ev[id].state = EV_HELD; /* the deferred call posts it */
             }
@@ -2355,7 +2367,8 @@ static void op_loop_run(struct state *st, uint8_t a, bool in_cb)
             check_error(st, r);
             return;
         }
-        st->defer_tick[st->ndefer++] = ++st->tick;
+        st->ndefer++;
+        ++st->tick;
         marks_save(st);
         pass_begin(st, PASS_EXACT, osev_now());
         st->pass.real = true;
@@ -3123,11 +3136,8 @@ static void open_fds(struct state *st)
     st->fds[6] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     /* An fd select() cannot hold, when the limit allows one. */
     st->fds[7] = fcntl(st->fds[0], F_DUPFD_CLOEXEC, FD_SETSIZE + 3);
-    st->fd_high = 7;
-    if (st->fds[7] < 0) {
+    if (st->fds[7] < 0)
         st->fds[7] = open("/dev/null", O_RDWR | O_CLOEXEC);
-        st->fd_high = -1;
-    }
     for (int i = 0; i < NFD; i++)
         if (st->fds[i] < 0)
             abort(); /* the harness itself cannot run */
@@ -3171,6 +3181,20 @@ static void header(struct state *st)
         setenv("OSEV_SIGNAL_BACKEND", "pipe", 1);
     if (h == 0x80)
         setenv("OSEV_BACKEND", "poll", 1);
+}
+
+/* A new context's one entry is its wakeup fd: the first pull round
+ * names it (and stays the round afterpoll may answer). */
+static void find_wake_fd(struct state *st)
+{
+    int n = 1, timeout = -1;
+
+    CHECK(osev_beforepoll(st->ctx, &n, st->pfds, &timeout, 0) == 0);
+    CHECK(n == 1 && st->pfds[0].events == POLLIN && timeout == -1);
+    st->wake_fd = st->pfds[0].fd;
+    st->pull_n = 1;
+    st->pull_live = true;
+    st->pull_tick = ++st->tick;
 }
 
 static int ctx_make(struct state *st)
@@ -3262,6 +3286,7 @@ static int run_one(const uint8_t *data, size_t size)
     open_fds(st);
     if (ctx_make(st) < 0)
         abort();
+    find_wake_fd(st);
 
     while (st->pos < st->len && !st->freed) {
         if (st->in[st->pos] == 0xfe && st->pos + 1 < st->len &&
