@@ -2355,7 +2355,7 @@ static void op_loop_run(struct state *st, uint8_t a, bool in_cb)
         }
         return;
     }
-    if (a == 0xff)
+    if (a == 0xfe) /* (op_misc() passes a % 8 == 6) */
         CHECK(osev_loop_run(NULL) == -EINVAL);
     if (!st->exit_pending) {
         /* Ended by a deferred osev_loop_exit() in its first pass. */
