@@ -1437,6 +1437,11 @@ static void op_fd_modify(struct state *st, uint8_t a, bool in_cb)
         return;
     }
     o->events = ev;
+    /* A watch marked for the next pass whose bits are all dropped stays
+     * on osevent's ready list, which counts as pending work until that
+     * pass (reported: a harmless empty pass): as for osevent's own. */
+    if (o->late && o->exp && !(o->exp & (ev ? ev | UNREQUESTED : 0)))
+        st->internal_late = true;
     o->exp &= ev ? (short)(ev | UNREQUESTED) : 0;
 }
 
