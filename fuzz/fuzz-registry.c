@@ -11,7 +11,8 @@
  *  - registry changes: fd watches on /dev/null, two pipes and an eventfd
  *    (and an fd above FD_SETSIZE when the limit allows), timers, deferred
  *    and scheduled calls, signal watches (SIGUSR1, SIGUSR2 and SIGURG,
- *    raised to ourselves, SIGURG also while blocked) and child watches
+ *    raised to ourselves, SIGURG also while blocked; some in a second
+ *    context, which must get them too) and child watches
  *    (a vfork()ed child that exits or is killed at once, or a fork()ed
  *    one that exits when told, while watched);
  *  - events: posts, checks with and without a predicate, osev_event_wait()
@@ -97,6 +98,7 @@
 #define NW 16       /* fd watch slots */
 #define NT 12       /* timer slots */
 #define NS 6        /* signal watch slots */
+#define NS2 4       /* signal watch slots of the second context */
 #define NC 3        /* child slots, and forks per input */
 #define NOBJ 384    /* handles made per input */
 #define NE 48       /* events */
@@ -135,6 +137,7 @@ struct obj {
     uint64_t armed;     /* tick of the arming */
     bool due;           /* collected by the running exact pass */
     /* signal */
+    int ctxi;           /* 0: the context; 1: the second one */
     int signo;
     int may;            /* calls allowed: arrivals not yet delivered */
     bool must;          /* a call is required */
@@ -215,6 +218,11 @@ struct state {
     struct obj obj[NOBJ];
     int nobj;
     int w[NW], t[NT], s[NS], c[NC];
+    /* A second context, pull mode, with signal watches only: every
+     * watch of a signal in the process gets it, in whatever context. */
+    osev_ctx *ctx2;
+    int s2[NS2];
+    bool in_ctx2;               /* dispatching it */
     int nforks;
     bool had_sigchild;          /* a signal or child watch was ever made */
     uint64_t tick, timer_seq;
@@ -611,7 +619,7 @@ static void pass_end(struct state *st)
 
             if (!live(o) || o->born >= p->tick)
                 continue;
-            CHECK(!(o->kind == OBJ_SIGNAL && o->must &&
+            CHECK(!(o->kind == OBJ_SIGNAL && o->ctxi == 0 && o->must &&
                     o->must_tick < p->tick));
             CHECK(!(o->kind == OBJ_CHILD && o->exited && !o->reported &&
                     o->exit_tick < p->tick));
@@ -626,6 +634,7 @@ static void cb_enter(struct state *st, int phase, bool counted)
     struct pass *p = &st->pass;
 
     CHECK(p->mode != PASS_NONE && !p->none); /* only from a pass we run */
+    CHECK(!st->in_ctx2 || phase == 0);
     CHECK(!st->freed);       /* nothing after the context was freed */
     CHECK(st->hook_depth == 0);
     CHECK(st->cb_depth == 0); /* passes never nest */
@@ -866,15 +875,20 @@ static void signal_cb(osev_signal *s, int signo, void *arg)
     struct state *st = cur;
     struct obj *o = obj_of(st, arg, OBJ_SIGNAL);
 
-    cb_enter(st, 1, true);
+    cb_enter(st, st->in_ctx2 ? 0 : 1, true);
     if (trace)
         fprintf(stderr, "signal %d to watch %d (may %d)\n", signo,
                 (int)(o - st->obj), o->may);
     CHECK(o->h == s && !o->removed);
+    CHECK(o->ctxi == (st->in_ctx2 ? 1 : 0)); /* from its own context */
     CHECK(signo == o->signo);
     CHECK(o->may > 0);
     o->may--;
     o->must = false;
+    if (st->in_ctx2) { /* its callbacks do nothing more */
+        st->cb_depth--;
+        return;
+    }
     cb_leave(st);
 }
 
@@ -2519,6 +2533,88 @@ static void signal_may(struct state *st, struct obj *o)
         o->may++;
 }
 
+/* ---- the second context ---- */
+
+/* One pass of it; each signal raised before reaches its watches. */
+static void ctx2_dispatch(struct state *st)
+{
+    struct pass saved = st->pass;
+    int r;
+
+    st->pass = (struct pass){ .mode = PASS_LENIENT, .tick = ++st->tick };
+    st->in_ctx2 = true;
+    r = osev_dispatch(st->ctx2);
+    st->in_ctx2 = false;
+    CHECK(r >= st->pass.observed);
+    for (int i = 0; i < st->nobj; i++) {
+        const struct obj *o = &st->obj[i];
+
+        if (o->kind == OBJ_SIGNAL && o->ctxi == 1 && live(o) &&
+            o->born < st->pass.tick)
+            CHECK(!(o->must && o->must_tick < st->pass.tick));
+    }
+    st->pass = saved;
+}
+
+static void ctx2_free(struct state *st)
+{
+    if (!st->ctx2)
+        return;
+    osev_ctx_free(st->ctx2);
+    st->ctx2 = NULL;
+    for (int i = 0; i < st->nobj; i++)
+        if (st->obj[i].kind == OBJ_SIGNAL && st->obj[i].ctxi == 1)
+            st->obj[i].removed = true;
+    for (int k = 0; k < NS2; k++)
+        st->s2[k] = -1;
+    for (int signo = 0; signo < 65; signo++)
+        if (watchers(st, signo) == 0)
+            st->hub_pending[signo] = false;
+}
+
+static void op_ctx2(struct state *st, uint8_t b)
+{
+    int slot = (b >> 2) % NS2, signo = pick_signo(b >> 4), i;
+    osev_signal *h = (osev_signal *)&poison;
+
+    if (!st->ctx2) {
+        if (osev_ctx_new(NULL, &st->ctx2) < 0)
+            abort();
+        return;
+    }
+    switch (b % 4) {
+    case 0:
+        ctx2_free(st);
+        break;
+    case 1:
+        if (st->s2[slot] >= 0 || (i = obj_new(st, OBJ_SIGNAL)) < 0)
+            break;
+        CHECK(osev_signal_add(st->ctx2, signo, signal_cb, arg_of(i), &h) == 0);
+        st->obj[i].h = h;
+        st->obj[i].ctxi = 1;
+        st->obj[i].signo = signo;
+        st->obj[i].born = ++st->tick;
+        st->obj[i].slot = slot;
+        st->obj[i].may = st->hub_pending[signo] ||
+                         (signo == SIGURG && urg_pending());
+        st->s2[slot] = i;
+        break;
+    case 2:
+        if ((i = st->s2[slot]) < 0)
+            break;
+        osev_signal_remove(st->obj[i].h);
+        st->obj[i].removed = true;
+        st->obj[i].slot = -1;
+        st->s2[slot] = -1;
+        if (watchers(st, st->obj[i].signo) == 0)
+            st->hub_pending[st->obj[i].signo] = false;
+        break;
+    default:
+        ctx2_dispatch(st);
+        break;
+    }
+}
+
 static void signal_arrives(struct state *st, int signo)
 {
     if (watchers(st, signo) == 0)
@@ -2996,6 +3092,8 @@ static void drain(struct state *st)
     st->fake.fail_kind = FAIL_NONE;
     st->fake.reenter = false;
     for (int turn = 0; turn < 8 && !st->freed; turn++) {
+        if (st->ctx2)
+            ctx2_dispatch(st);
         if (st->fake.on) {
             fake_turn(st, 0, false);
         } else {
@@ -3091,7 +3189,12 @@ static void step(struct state *st, bool in_cb)
         break;
     case 23: op_fake_knobs(st, a); break;
     case 24: op_signal_add(st, a); break;
-    case 25: op_signal_remove(st, a); break;
+    case 25:
+        if ((a & 0x60) == 0x60 && !in_cb)
+            op_ctx2(st, next(st));
+        else
+            op_signal_remove(st, a);
+        break;
     case 26: op_raise(st, a); break;
     case 27:
         if (a & 1)
@@ -3294,6 +3397,8 @@ static int run_one(const uint8_t *data, size_t size)
         st->t[i] = -1;
     for (int i = 0; i < NS; i++)
         st->s[i] = -1;
+    for (int i = 0; i < NS2; i++)
+        st->s2[i] = -1;
     for (int i = 0; i < NC; i++)
         st->c[i] = -1;
     cur = st;
@@ -3330,6 +3435,7 @@ static int run_one(const uint8_t *data, size_t size)
         }
     }
     check_end(st);
+    ctx2_free(st);
 
     /* Children osevent did not report are ours to reap. */
     for (int i = 0; i < st->nobj; i++) {
