@@ -71,11 +71,12 @@
  * gets a foreign array only while the layout cannot have changed (e, in
  * op_afterpoll()); and no watched fd is ever closed (f).
  *
- * Built two ways: with -fsanitize=fuzzer (clang) as a libFuzzer target
- * (`make fuzz`), and always as fuzz/fuzz-registry-replay, whose main()
- * replays the committed corpus (fuzz/corpus) and pseudo-random inputs
- * from a fixed seed in `make check`, so the sanitizer and valgrind runs
- * of the suite cover it too.
+ * Built as a libFuzzer target (`make fuzz`, clang, ASan and UBSan), and
+ * always as fuzz/fuzz-registry-replay, whose main() replays the committed
+ * corpus (fuzz/corpus) and pseudo-random inputs from a fixed seed in
+ * `make check`, so the sanitizer and valgrind runs of the suite cover it
+ * too; given files or directories, it replays those (`make coverage`
+ * runs it so, built for llvm-cov).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
