@@ -55,12 +55,27 @@ static bool occurs_hooked(const osev_ctx *ctx, unsigned type)
            (ctx->ev_hooks.event_occurs_mask & (UINT64_C(1) << type));
 }
 
+/*
+ * Queue in post order (by seq), so "oldest" means the same with and
+ * without a predicate: an event that waited for event_occurs and whose
+ * type was then unhooked arrives late, behind newer ones.  The walk back
+ * from the tail stops at once in the common case.
+ */
 static void queue_for_check(osev_ctx *ctx, struct osev__event *e)
 {
     unsigned type = e->pub.type;
+    struct osev__list *at;
 
-    osev__list_append(&ctx->evq_all, &e->all_link);
-    osev__list_append(&ctx->evq_type[type], &e->type_link);
+    for (at = ctx->evq_all.prev; at != &ctx->evq_all &&
+         osev__container_of(at, struct osev__event, all_link)->seq > e->seq;
+         at = at->prev)
+        ;
+    osev__list_append(at->next, &e->all_link); /* just after @at */
+    for (at = ctx->evq_type[type].prev; at != &ctx->evq_type[type] &&
+         osev__container_of(at, struct osev__event, type_link)->seq > e->seq;
+         at = at->prev)
+        ;
+    osev__list_append(at->next, &e->type_link);
     ctx->evq_types |= UINT64_C(1) << type;
 }
 

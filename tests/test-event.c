@@ -487,6 +487,47 @@ START_TEST(contexts_do_not_share_events)
 }
 END_TEST
 
+static void occurs_ignore(void *u, osev_event *ev)
+{
+    (void)u, (void)ev;
+    ck_abort_msg("an unhooked type reached event_occurs");
+}
+
+static int any_event(const osev_event *ev, void *u)
+{
+    (void)ev, (void)u;
+    return 1;
+}
+
+/*
+ * "The oldest" is by post order, with or without a predicate: an event
+ * that waited for event_occurs and whose type was then unhooked reaches
+ * the queue behind a newer one, and is still taken first.
+ */
+START_TEST(oldest_is_by_post_order_after_unhooking)
+{
+    struct osev_event_hooks h = { .event_occurs_mask = UINT64_C(1) << 3,
+                                  .event_occurs = occurs_ignore };
+    osev_ctx *ctx = tu_ctx_new();
+    osev_event *ev;
+
+    ck_assert_osev_ok(osev_event_set_hooks(ctx, &h, sizeof h, NULL));
+    osev_event_post(ctx, osev_event_new(ctx, 3, 1, 0)); /* for occurs */
+    ck_assert_osev_ok(osev_event_set_hooks(ctx, NULL, 0, NULL));
+    osev_event_post(ctx, osev_event_new(ctx, 3, 2, 0)); /* queued now */
+    osev_event_post(ctx, osev_event_new(ctx, 4, 3, 0)); /* queued now */
+    ck_assert_int_ge(osev_dispatch(ctx), 0);           /* 1 joins late */
+    for (uint64_t want = 1; want <= 3; want++) {
+        ck_assert_osev_ok(osev_event_check(ctx, UINT64_C(3) << 3,
+                                           _i ? any_event : NULL, NULL,
+                                           &ev));
+        ck_assert_uint_eq(ev->for_user, want);
+        osev_event_free(ctx, ev);
+    }
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 static Suite *event_suite(void)
 {
     Suite *s = suite_create("event");
@@ -506,6 +547,7 @@ static Suite *event_suite(void)
     tcase_add_test(hooks, disaster_with_hook);
     tcase_add_test(hooks, disaster_without_hook_is_loud_and_sticky);
     tcase_add_test(wait, wait_returns_queued_event_at_once);
+    tcase_add_loop_test(wait, oldest_is_by_post_order_after_unhooking, 0, 2);
     tcase_add_test(wait, wait_deadline);
     tcase_add_test(wait, wait_serves_timers_meanwhile);
     tcase_add_test(wait, wait_serves_fds_meanwhile);
