@@ -2381,16 +2381,11 @@ static void op_loop_run(struct state *st, uint8_t a, bool in_cb)
     int r;
 
     if (in_cb) {
-        /* Refused, unless an exit is pending: then it is taken. */
+        /* Refused, and a pending exit stays for the loop it was for. */
         if (st->in_loop_run)
             return;
         r = osev_loop_run(st->ctx);
-        if (st->exit_pending) {
-            CHECK(r == st->exit_code);
-            st->exit_pending = false;
-        } else {
-            CHECK(r == -EBUSY);
-        }
+        CHECK(r == -EBUSY);
         return;
     }
     if (a == 0xfe) /* (op_misc() passes a % 8 == 6) */
