@@ -763,6 +763,90 @@ START_TEST(watch_added_wakes_the_loop)
 }
 END_TEST
 
+/*
+ * A watch another thread adds while the loop's thread waits takes no part
+ * in the results of that wait, as a watch added after osev_beforepoll()
+ * takes none from its poll: it is first called in the next turn.  The fd
+ * is made ready from the allocator, inside osev_fd_add(), while the adding
+ * thread holds the context: the wait returns with it ready before the new
+ * watch exists, and the loop's thread can mark it only after.
+ */
+static int ready_on_alloc = -1;
+static int first_calls, late_calls;
+
+static void *alloc_makes_ready(void *user, void *ptr, size_t size)
+{
+    int fd = __atomic_exchange_n(&ready_on_alloc, -1, __ATOMIC_SEQ_CST);
+    char c = 'x';
+
+    (void)user;
+    if (fd >= 0 && write(fd, &c, 1) != 1)
+        abort();
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+
+static void count_first(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)fd, (void)revents, (void)arg;
+    first_calls++;
+}
+
+static void count_late(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)fd, (void)revents, (void)arg;
+    late_calls++;
+}
+
+static void *add_late_watch_when_blocked(void *arg)
+{
+    struct later *l = arg;
+
+    l->n = tu_wait_until_polling(l->tid, osev_now() + BOUND);
+    __atomic_store_n(&ready_on_alloc, l->p[1], __ATOMIC_SEQ_CST);
+    l->result = osev_fd_add(l->ctx, l->p[0], POLLIN, count_late, NULL, &l->w);
+    return NULL;
+}
+
+START_TEST(watch_added_during_the_wait_waits_a_turn)
+{
+    osev_ctx *ctx = ctx_with(_i ? OSEV_CTX_BACKEND_POLL : 0,
+                             alloc_makes_ready);
+    struct later l = { .ctx = ctx };
+    osev_time start = osev_now();
+    osev_fd *first;
+    pthread_t th;
+    int r;
+
+    first_calls = late_calls = 0;
+    tu_pipe(l.p);
+    ck_assert_osev_ok(osev_fd_add(ctx, l.p[0], POLLIN, count_first, NULL,
+                                  &first));
+    l.tid = tu_gettid();
+    ck_assert_int_eq(pthread_create(&th, NULL, add_late_watch_when_blocked,
+                                    &l),
+                     0);
+    r = osev_loop_once(ctx, start + FAR);
+    pthread_join(th, NULL);
+    ck_assert_osev_ok(l.result);
+    ck_assert_int_eq(first_calls, 1);
+    if (l.n) { /* seen waiting: the wait predates the late watch */
+        ck_assert_int_eq(r, 1);
+        ck_assert_int_eq(late_calls, 0);
+    }
+    /* The next turn serves both (nobody drains the pipe). */
+    ck_assert_int_eq(osev_loop_once(ctx, start + FAR), 2);
+    ck_assert_int_eq(first_calls, 2);
+    ck_assert_int_ge(late_calls, 1);
+    ck_assert_int_lt(osev_now(), start + BOUND);
+    osev_ctx_free(ctx);
+    close(l.p[0]), close(l.p[1]);
+}
+END_TEST
+
 /* A thread polling the aggregate fd with the old deadline (none) sees it
  * readable once another thread adds a near timer, or a ready watch. */
 START_TEST(aggregate_fd_follows_other_threads)
@@ -891,6 +975,7 @@ static Suite *schedule_suite(void)
     tcase_add_loop_test(wk, timer_added_wakes_the_loop, 0, 2);
     tcase_add_loop_test(wk, watch_added_wakes_the_loop, 0, 2);
     tcase_add_loop_test(wk, aggregate_fd_follows_other_threads, 0, 2);
+    tcase_add_loop_test(wk, watch_added_during_the_wait_waits_a_turn, 0, 2);
     tcase_add_test(wk, sleeping_waiter_leaves_at_its_deadline);
     suite_add_tcase(s, wk);
     return s;
