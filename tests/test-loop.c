@@ -89,6 +89,9 @@ START_TEST(loop_run_until_exit)
     ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
     ck_assert_int_eq(timeout, -1);
     ck_assert_int_eq(osev_loop_run(ctx), 3);
+    /* ... and only the next one: this one runs until asked again */
+    ck_assert_osev_ok(osev_timer_set(t, osev_now() + osev_ms(10)));
+    ck_assert_int_eq(osev_loop_run(ctx), 7);
     osev_ctx_free(ctx);
 }
 END_TEST
