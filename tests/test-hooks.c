@@ -377,6 +377,42 @@ START_TEST(pending_work_wakes_the_foreign_loop)
 }
 END_TEST
 
+/* Work that a pass run for the foreign loop leaves behind (a call its
+ * callback deferred) needs one more pass: when the pass returns, the
+ * wakeup fd's registration is already ready, so the foreign loop comes
+ * back at once. */
+static void defer_from_cb(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)revents;
+    tu_drain(fd);
+    ck_assert_osev_ok(osev_defer(F.ctx, deferred, arg));
+}
+
+START_TEST(work_left_by_a_pass_wakes_the_foreign_loop)
+{
+    int a[2], ran = 0;
+    struct pollfd wake = { .fd = -1, .events = POLLIN };
+    osev_fd *w;
+
+    hooked_ctx();
+    for (int i = 0; i < MAXREG; i++)
+        if (F.regs[i].live)
+            wake.fd = F.regs[i].fd; /* the wakeup fd, alone so far */
+    tu_pipe(a);
+    ck_assert_osev_ok(osev_fd_add(F.ctx, a[0], POLLIN, defer_from_cb, &ran,
+                                  &w));
+    ck_assert_int_eq(poll(&wake, 1, 0), 0);
+    tu_write_byte(a[1]);
+    osev_occurred_fd(F.ctx, reg_of(a[0])->tok, a[0], POLLIN, POLLIN);
+    ck_assert_int_eq(ran, 0); /* deferred: the next pass */
+    ck_assert_int_eq(poll(&wake, 1, 0), 1);
+    fake_turn(0);
+    ck_assert_int_eq(ran, 1);
+    osev_ctx_free(F.ctx);
+    close(a[0]), close(a[1]);
+}
+END_TEST
+
 /* ---- stale and foreign reports ---- */
 
 START_TEST(stale_tokens_are_ignored)
@@ -833,6 +869,7 @@ static Suite *hooks_suite(void)
     tcase_add_test(shape, one_timeout_holds_earliest_deadline);
     tcase_add_test(shape, dispatch_through_the_foreign_loop);
     tcase_add_test(shape, pending_work_wakes_the_foreign_loop);
+    tcase_add_test(shape, work_left_by_a_pass_wakes_the_foreign_loop);
     tcase_add_test(stale, stale_tokens_are_ignored);
     tcase_add_test(stale, tokens_of_another_registration_are_ignored);
     tcase_add_test(stale, bits_for_an_old_mask_are_filtered);
