@@ -249,6 +249,44 @@ START_TEST(afterpoll_from_a_callback_is_ignored)
 }
 END_TEST
 
+/* However many entries of the array are ready, each one is dispatched
+ * (more than afterpoll notes on its first walk, too). */
+#define MANY 80
+
+static int many_calls;
+
+static void count_many(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)revents, (void)arg;
+    tu_drain(fd);
+    many_calls++;
+}
+
+START_TEST(many_ready_entries_all_dispatched)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[MANY + 1];
+    int p[MANY][2], n = MANY + 1, timeout = -1;
+    osev_fd *w[MANY];
+
+    for (int i = 0; i < MANY; i++) {
+        tu_pipe(p[i]);
+        ck_assert_osev_ok(osev_fd_add(ctx, p[i][0], POLLIN, count_many, NULL,
+                                      &w[i]));
+        tu_write_byte(p[i][1]);
+    }
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_eq(n, MANY + 1);
+    ck_assert_int_eq(poll(fds, (nfds_t)n, 5000), MANY);
+    many_calls = 0;
+    osev_afterpoll(ctx, n, fds, 0);
+    ck_assert_int_eq(many_calls, MANY);
+    osev_ctx_free(ctx);
+    for (int i = 0; i < MANY; i++)
+        close(p[i][0]), close(p[i][1]);
+}
+END_TEST
+
 START_TEST(removed_watch_gets_nothing)
 {
     osev_ctx *ctx = tu_ctx_new();
@@ -557,6 +595,7 @@ static Suite *pull_suite(void)
     tcase_add_test(proto, timeout_only_lowered_and_rounded_up);
     tcase_add_test(proto, far_deadline_gives_the_longest_timeout);
     tcase_add_test(proto, afterpoll_from_a_callback_is_ignored);
+    tcase_add_test(proto, many_ready_entries_all_dispatched);
     tcase_add_test(proto, fds_then_timers_then_deferred);
     tcase_add_test(proto, unrequested_hup_is_delivered);
     tcase_add_test(proto, pull_mixes_with_event_wait);
