@@ -313,6 +313,38 @@ START_TEST(only_the_rounds_fds_take_results)
 }
 END_TEST
 
+/* The sets map back to bits: rfds to POLLIN, wfds to POLLOUT, efds to
+ * POLLPRI (the test plays select(2) and reports each set alone). */
+START_TEST(sets_map_back_to_bits)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    const short want[3] = { POLLIN, POLLOUT, POLLPRI };
+    int p[2];
+    osev_fd *w;
+    struct sets s;
+
+    tu_pipe(p);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN | POLLOUT | POLLPRI,
+                                  rec_cb, NULL, &w));
+    for (int i = 0; i < 3; i++) {
+        sets_init(&s);
+        ck_assert_osev_ok(before(ctx, &s, 0));
+        ck_assert(FD_ISSET(p[0], &s.r) && FD_ISSET(p[0], &s.w) &&
+                  FD_ISSET(p[0], &s.e));
+        FD_ZERO(&s.r);
+        FD_ZERO(&s.w);
+        FD_ZERO(&s.e);
+        FD_SET(p[0], i == 0 ? &s.r : i == 1 ? &s.w : &s.e);
+        calls = 0;
+        osev_afterselect(ctx, s.maxfd, &s.r, &s.w, &s.e, 0);
+        ck_assert_int_eq(calls, 1);
+        ck_assert_int_eq(last_revents, want[i]);
+    }
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
 /* @maxfd is the highest fd afterselect looks at: a ready fd above it
  * takes nothing from the round. */
 START_TEST(afterselect_looks_up_to_maxfd)
@@ -403,6 +435,7 @@ static Suite *select_suite(void)
     tcase_add_test(tc, real_select_round_dispatches);
     tcase_add_test(tc, stale_rules_like_afterpoll);
     tcase_add_test(tc, only_the_rounds_fds_take_results);
+    tcase_add_test(tc, sets_map_back_to_bits);
     tcase_add_test(tc, afterselect_looks_up_to_maxfd);
     tcase_add_test(tc, afterselect_from_a_callback_is_ignored);
     tcase_add_test(tc, fd_beyond_fd_setsize_refused_nothing_written);
