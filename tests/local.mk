@@ -40,3 +40,13 @@ LDADD = tests/libtestutil.la lib/libosevent.la $(CHECK_LIBS)
 endif
 
 CLEANFILES += symbols.actual symbols.header
+
+# Mutation testing: scripts/mutate applies each mutant of tests/mutants.txt
+# to a scratch copy of the tree (under mutant/ here), rebuilds and runs the
+# suites above, and reports which mutants the tests kill.  It takes the
+# better part of an hour, so neither make check nor CI runs it.  Needs a
+# git checkout (the copy is of the files git knows) and python3.
+mutation:
+	$(top_srcdir)/scripts/mutate --work $(abs_top_builddir)/mutant
+.PHONY: mutation
+EXTRA_DIST += scripts/mutate tests/mutants.txt

@@ -193,6 +193,47 @@ START_TEST(occurs_exactly_once_never_in_post)
 }
 END_TEST
 
+/* An event posted during a pass, by a callback or by event_occurs
+ * itself, reaches event_occurs in the next pass, never in the running
+ * one: a hook that posts again cannot starve the loop. */
+static void occurs_posts_again(void *user, osev_event *ev)
+{
+    struct occurs *o = user;
+
+    ck_assert_int_lt(o->calls, 16);
+    o->seen[o->calls++] = ev->for_user;
+    if (ev->for_user < 3)
+        post(o->ctx, 2, ev->for_user + 1);
+    osev_event_free(o->ctx, ev);
+}
+
+static void post_from_defer(osev_ctx *ctx, void *arg)
+{
+    (void)arg;
+    post(ctx, 2, 1);
+}
+
+START_TEST(occurs_for_a_post_in_a_pass_comes_next_pass)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct occurs o = { .ctx = ctx };
+    struct osev_event_hooks h = { .event_occurs_mask = BIT(2),
+                                  .event_occurs = occurs_posts_again };
+
+    ck_assert_osev_ok(osev_event_set_hooks(ctx, &h, sizeof h, &o));
+    ck_assert_osev_ok(osev_defer(ctx, post_from_defer, NULL));
+    ck_assert_int_eq(osev_dispatch(ctx), 1); /* the deferred call only */
+    ck_assert_int_eq(o.calls, 0);
+    for (int pass = 1; pass <= 3; pass++) {
+        ck_assert_int_eq(osev_dispatch(ctx), 1);
+        ck_assert_int_eq(o.calls, pass);
+        ck_assert_uint_eq(o.seen[pass - 1], pass);
+    }
+    ck_assert_int_eq(osev_dispatch(ctx), 0);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(unhooked_before_delivery_goes_to_queue)
 {
     osev_ctx *ctx = tu_ctx_new();
@@ -543,6 +584,7 @@ static Suite *event_suite(void)
     tcase_add_test(hooks, occurs_exactly_once_never_in_post);
     tcase_add_test(hooks, unhooked_before_delivery_goes_to_queue);
     tcase_add_test(hooks, narrowed_mask_before_delivery_goes_to_queue_once);
+    tcase_add_test(hooks, occurs_for_a_post_in_a_pass_comes_next_pass);
     tcase_add_test(hooks, hooks_struct_sizes);
     tcase_add_test(hooks, disaster_with_hook);
     tcase_add_test(hooks, disaster_without_hook_is_loud_and_sticky);

@@ -14,6 +14,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -285,6 +286,65 @@ START_TEST(fd_the_set_refuses_affects_its_watch_only)
 }
 END_TEST
 
+/* The stale watch found when the lazily made epoll set takes its number
+ * is work: the turn that made the set serves it at once, without waiting
+ * for its deadline. */
+START_TEST(stale_number_served_without_waiting)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct rec stale = { 0 };
+    osev_time deadline;
+    int wr;
+
+    close(watched_pipe(ctx, &stale, &wr));
+    deadline = osev_now() + BOUND;
+    ck_assert_int_eq(osev_loop_once(ctx, deadline), 1);
+    ck_assert_msg(osev_now() < deadline, "the turn waited for its deadline");
+    assert_stale_muted(&stale);
+    osev_ctx_free(ctx);
+    close(wr);
+}
+END_TEST
+
+/* A context on the epoll backend, whatever OSEV_BACKEND says (the
+ * environment is read when a context is made). */
+static osev_ctx *epoll_ctx_new(void)
+{
+    const char *env = getenv("OSEV_BACKEND");
+    char *saved = env ? strdup(env) : NULL;
+    osev_ctx *ctx;
+
+    unsetenv("OSEV_BACKEND");
+    ctx = tu_ctx_new();
+    if (saved) {
+        setenv("OSEV_BACKEND", saved, 1);
+        free(saved);
+    }
+    return ctx;
+}
+
+/* Under the epoll backend an fd the set refuses (here the context's own
+ * epoll set) is reported as poll(2) reports a closed fd: POLLNVAL once,
+ * then the watch is muted; it is never reported readable. */
+START_TEST(refused_fd_pollnval_once_under_epoll)
+{
+    struct rec self = { 0 };
+    osev_ctx *ctx = epoll_ctx_new();
+    int agg = osev_get_fd(ctx);
+    osev_fd *ws;
+
+    ck_assert_int_ge(agg, 0);
+    ck_assert_osev_ok(osev_fd_add(ctx, agg, POLLIN, rec_read, &self, &ws));
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_ge(osev_loop_once(ctx, osev_now() + osev_ms(20)),
+                         -ETIMEDOUT);
+    ck_assert_int_eq(self.calls, 1);
+    ck_assert_int_eq(self.nvals, 1);
+    osev_fd_remove(ws);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 static Suite *fdreuse_suite(void)
 {
     Suite *s = suite_create("fdreuse");
@@ -295,6 +355,8 @@ static Suite *fdreuse_suite(void)
     tcase_add_loop_test(tc, signal_fds_take_stale_numbers, 0, 2);
     tcase_add_test(tc, child_fd_takes_a_stale_number);
     tcase_add_test(tc, fd_the_set_refuses_affects_its_watch_only);
+    tcase_add_test(tc, stale_number_served_without_waiting);
+    tcase_add_test(tc, refused_fd_pollnval_once_under_epoll);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;

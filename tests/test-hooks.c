@@ -377,6 +377,42 @@ START_TEST(pending_work_wakes_the_foreign_loop)
 }
 END_TEST
 
+/* Work that a pass run for the foreign loop leaves behind (a call its
+ * callback deferred) needs one more pass: when the pass returns, the
+ * wakeup fd's registration is already ready, so the foreign loop comes
+ * back at once. */
+static void defer_from_cb(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)revents;
+    tu_drain(fd);
+    ck_assert_osev_ok(osev_defer(F.ctx, deferred, arg));
+}
+
+START_TEST(work_left_by_a_pass_wakes_the_foreign_loop)
+{
+    int a[2], ran = 0;
+    struct pollfd wake = { .fd = -1, .events = POLLIN };
+    osev_fd *w;
+
+    hooked_ctx();
+    for (int i = 0; i < MAXREG; i++)
+        if (F.regs[i].live)
+            wake.fd = F.regs[i].fd; /* the wakeup fd, alone so far */
+    tu_pipe(a);
+    ck_assert_osev_ok(osev_fd_add(F.ctx, a[0], POLLIN, defer_from_cb, &ran,
+                                  &w));
+    ck_assert_int_eq(poll(&wake, 1, 0), 0);
+    tu_write_byte(a[1]);
+    osev_occurred_fd(F.ctx, reg_of(a[0])->tok, a[0], POLLIN, POLLIN);
+    ck_assert_int_eq(ran, 0); /* deferred: the next pass */
+    ck_assert_int_eq(poll(&wake, 1, 0), 1);
+    fake_turn(0);
+    ck_assert_int_eq(ran, 1);
+    osev_ctx_free(F.ctx);
+    close(a[0]), close(a[1]);
+}
+END_TEST
+
 /* ---- stale and foreign reports ---- */
 
 START_TEST(stale_tokens_are_ignored)
@@ -429,6 +465,36 @@ START_TEST(stale_tokens_are_ignored)
     ck_assert_int_eq(calls, 1);
     osev_ctx_free(F.ctx);
     close(a[0]), close(a[1]);
+}
+END_TEST
+
+/* A live token names one registration: reported with another watched
+ * fd, or as the timeout, it is ignored, even when that fd is ready and a
+ * timer is due. */
+START_TEST(tokens_of_another_registration_are_ignored)
+{
+    int a[2], b[2], fired = 0;
+    osev_fd *wa, *wb;
+    osev_timer *t;
+
+    hooked_ctx();
+    tu_pipe(a), tu_pipe(b);
+    ck_assert_osev_ok(osev_fd_add(F.ctx, a[0], POLLIN, count_cb, NULL, &wa));
+    ck_assert_osev_ok(osev_fd_add(F.ctx, b[0], POLLIN, count_cb, NULL, &wb));
+    ck_assert_osev_ok(osev_timer_add(F.ctx, 1, timer_cb, &fired, &t));
+    tu_write_byte(a[1]), tu_write_byte(b[1]);
+    calls = 0;
+    osev_occurred_fd(F.ctx, reg_of(a[0])->tok, b[0], POLLIN, POLLIN);
+    osev_occurred_fd(F.ctx, reg_of(b[0])->tok, a[0], POLLIN, POLLIN);
+    osev_occurred_timeout(F.ctx, reg_of(a[0])->tok);
+    ck_assert_int_eq(calls, 0);
+    ck_assert_int_eq(fired, 0);
+    /* Each with its own token: served. */
+    osev_occurred_fd(F.ctx, reg_of(b[0])->tok, b[0], POLLIN, POLLIN);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(fired, 1); /* the pass found the timer due */
+    osev_ctx_free(F.ctx);
+    close(a[0]), close(a[1]), close(b[0]), close(b[1]);
 }
 END_TEST
 
@@ -744,6 +810,33 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* Every member but release is required: each one NULL is -EINVAL, and
+ * nothing is registered. */
+START_TEST(every_required_member_checked)
+{
+    osev_ctx *ctx = tu_ctx_new();
+
+    memset(&F, 0, sizeof F);
+    F.fail_reg_at = -1;
+    for (int i = 0; i < 6; i++) {
+        struct osev_hooks h = fake_hooks;
+
+        switch (i) {
+        case 0: h.fd_register = NULL; break;
+        case 1: h.fd_modify = NULL; break;
+        case 2: h.fd_deregister = NULL; break;
+        case 3: h.timeout_register = NULL; break;
+        case 4: h.timeout_modify = NULL; break;
+        default: h.timeout_deregister = NULL; break;
+        }
+        ck_assert_osev_err(osev_set_hooks(ctx, &h, sizeof h, &F), -EINVAL);
+        ck_assert_int_eq(F.n_reg, 0);
+    }
+    osev_ctx_free(ctx);
+    ck_assert_int_eq(F.n_release, 0);
+}
+END_TEST
+
 /* Pull mode and the built-in loop keep working beside the hooks. */
 START_TEST(pull_and_loop_beside_hooks)
 {
@@ -831,7 +924,9 @@ static Suite *hooks_suite(void)
     tcase_add_test(shape, one_timeout_holds_earliest_deadline);
     tcase_add_test(shape, dispatch_through_the_foreign_loop);
     tcase_add_test(shape, pending_work_wakes_the_foreign_loop);
+    tcase_add_test(shape, work_left_by_a_pass_wakes_the_foreign_loop);
     tcase_add_test(stale, stale_tokens_are_ignored);
+    tcase_add_test(stale, tokens_of_another_registration_are_ignored);
     tcase_add_test(stale, bits_for_an_old_mask_are_filtered);
     tcase_add_test(stale, pollnval_delivered_once_then_deregistered);
     tcase_add_test(fail, failing_fd_register_fails_the_add);
@@ -842,6 +937,7 @@ static Suite *hooks_suite(void)
     tcase_add_test(rules, occurred_from_inside_a_hook_is_refused);
     tcase_add_test(rules, hooks_struct_is_copied);
     tcase_add_test(rules, bad_arguments);
+    tcase_add_test(rules, every_required_member_checked);
     tcase_add_test(rules, pull_and_loop_beside_hooks);
     tcase_add_test(rules, ctx_freed_from_a_pushed_callback);
     tcase_add_test(rules, occurred_from_another_thread);

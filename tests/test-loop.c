@@ -89,6 +89,9 @@ START_TEST(loop_run_until_exit)
     ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
     ck_assert_int_eq(timeout, -1);
     ck_assert_int_eq(osev_loop_run(ctx), 3);
+    /* ... and only the next one: this one runs until asked again */
+    ck_assert_osev_ok(osev_timer_set(t, osev_now() + osev_ms(10)));
+    ck_assert_int_eq(osev_loop_run(ctx), 7);
     osev_ctx_free(ctx);
 }
 END_TEST
@@ -142,6 +145,31 @@ START_TEST(aggregate_fd_timer_and_fd)
     ck_assert(!readable(afd, 0));
     osev_ctx_free(ctx);
     close(p[0]), close(p[1]);
+}
+END_TEST
+
+/* A timer due since the start of the clock (deadline 0, or any time
+ * already past) makes the aggregate fd readable at once. */
+START_TEST(aggregate_fd_past_deadline)
+{
+    osev_ctx *ctx = ctx_with(_i ? OSEV_CTX_BACKEND_POLL : 0);
+    int afd = osev_get_fd(ctx);
+    osev_timer *t;
+
+    ck_assert_int_ge(afd, 0);
+    ck_assert(!readable(afd, 0));
+    counter = 0;
+    ck_assert_osev_ok(osev_timer_add(ctx, 0, count_timer, NULL, &t));
+    ck_assert(readable(afd, 10000));
+    ck_assert_int_eq(osev_dispatch(ctx), 1);
+    ck_assert_int_eq(counter, 1);
+    ck_assert(!readable(afd, 0));
+    /* re-armed for the past from outside a pass: readable again */
+    ck_assert_osev_ok(osev_timer_set(t, 0));
+    ck_assert(readable(afd, 10000));
+    ck_assert_int_eq(osev_dispatch(ctx), 1);
+    ck_assert_int_eq(counter, 2);
+    osev_ctx_free(ctx);
 }
 END_TEST
 
@@ -407,6 +435,7 @@ static Suite *loop_suite(void)
     tcase_add_test(loop, loop_once_from_callback_is_busy);
     tcase_add_loop_test(loop, ctx_freed_by_callback_in_loop_once, 0, 2);
     tcase_add_loop_test(agg, aggregate_fd_timer_and_fd, 0, 2);
+    tcase_add_loop_test(agg, aggregate_fd_past_deadline, 0, 2);
     tcase_add_test(agg, deadline_and_deferred);
     tcase_add_test(wake, wakeup_from_signal_handler);
     tcase_add_test(wake, wakeup_reaches_the_applications_poll);

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -178,6 +179,111 @@ START_TEST(timeout_only_lowered_and_rounded_up)
     ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, now));
     ck_assert_int_eq(timeout, 0);
     osev_ctx_free(ctx);
+}
+END_TEST
+
+/* A deadline further than poll(2) can count gives the longest finite
+ * timeout, never a negative (infinite) one. */
+START_TEST(far_deadline_gives_the_longest_timeout)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[ROOM];
+    osev_time now = osev_now();
+    osev_timer *t;
+    int n = ROOM, timeout = -1;
+
+    ck_assert_osev_ok(osev_timer_add(ctx, now + osev_s(60 * 86400),
+                                     timer_cb, NULL, &t));
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, now));
+    ck_assert_int_eq(timeout, INT_MAX);
+    ck_assert_osev_ok(osev_timer_set(t, OSEV_TIME_INFINITY - 1));
+    n = ROOM, timeout = -1;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, now));
+    ck_assert_int_eq(timeout, INT_MAX);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
+/* From a callback (here of osev_dispatch(), while a pull round is open),
+ * osev_afterpoll is ignored: no pass inside the pass.  The round is
+ * still the application's to complete afterwards. */
+static struct pollfd nested_fds[ROOM];
+static int nested_n, nested_calls;
+
+static void nested_afterpoll(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)revents;
+    tu_drain(fd);
+    nested_calls++;
+    osev_afterpoll(arg, nested_n, nested_fds, 0);
+}
+
+START_TEST(afterpoll_from_a_callback_is_ignored)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    int p[2], q[2], timeout = -1;
+    osev_fd *wp, *wq;
+
+    reset();
+    nested_calls = 0;
+    tu_pipe(p);
+    tu_pipe(q);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, nested_afterpoll, ctx,
+                                  &wp));
+    ck_assert_osev_ok(osev_fd_add(ctx, q[0], POLLIN, drain_cb, NULL, &wq));
+    nested_n = ROOM;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &nested_n, nested_fds, &timeout,
+                                      0));
+    tu_write_byte(q[1]);
+    ck_assert_int_eq(poll(nested_fds, (nfds_t)nested_n, 5000), 1);
+    tu_write_byte(p[1]);
+    ck_assert_int_eq(osev_dispatch(ctx), 2); /* p's and q's, no more */
+    ck_assert_int_eq(nested_calls, 1);
+    ck_assert_int_eq(calls, 1);
+    tu_write_byte(q[1]);
+    osev_afterpoll(ctx, nested_n, nested_fds, 0); /* the round, here */
+    ck_assert_int_eq(calls, 2);
+    ck_assert_int_eq(nested_calls, 1);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+}
+END_TEST
+
+/* However many entries of the array are ready, each one is dispatched
+ * (more than afterpoll notes on its first walk, too). */
+#define MANY 80
+
+static int many_calls;
+
+static void count_many(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)revents, (void)arg;
+    tu_drain(fd);
+    many_calls++;
+}
+
+START_TEST(many_ready_entries_all_dispatched)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct pollfd fds[MANY + 1];
+    int p[MANY][2], n = MANY + 1, timeout = -1;
+    osev_fd *w[MANY];
+
+    for (int i = 0; i < MANY; i++) {
+        tu_pipe(p[i]);
+        ck_assert_osev_ok(osev_fd_add(ctx, p[i][0], POLLIN, count_many, NULL,
+                                      &w[i]));
+        tu_write_byte(p[i][1]);
+    }
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_eq(n, MANY + 1);
+    ck_assert_int_eq(poll(fds, (nfds_t)n, 5000), MANY);
+    many_calls = 0;
+    osev_afterpoll(ctx, n, fds, 0);
+    ck_assert_int_eq(many_calls, MANY);
+    osev_ctx_free(ctx);
+    for (int i = 0; i < MANY; i++)
+        close(p[i][0]), close(p[i][1]);
 }
 END_TEST
 
@@ -487,6 +593,9 @@ static Suite *pull_suite(void)
     tcase_add_test(proto, size_query_and_short_room);
     tcase_add_test(proto, slice_of_a_larger_array);
     tcase_add_test(proto, timeout_only_lowered_and_rounded_up);
+    tcase_add_test(proto, far_deadline_gives_the_longest_timeout);
+    tcase_add_test(proto, afterpoll_from_a_callback_is_ignored);
+    tcase_add_test(proto, many_ready_entries_all_dispatched);
     tcase_add_test(proto, fds_then_timers_then_deferred);
     tcase_add_test(proto, unrequested_hup_is_delivered);
     tcase_add_test(proto, pull_mixes_with_event_wait);

@@ -553,6 +553,78 @@ START_TEST(modify_to_zero_and_back)
 }
 END_TEST
 
+/* ---- what the poller reports ---- */
+
+/* POLLHUP is reported without being asked for, whatever drives the
+ * context (the epoll backend translates it too). */
+START_TEST(hup_delivered_in_every_mode)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct rec a;
+    int p[2];
+
+    reset_globals();
+    tu_pipe(p);
+    rec_add(ctx, &a, p[0], POLLIN);
+    close(p[1]); /* the write end goes: the read end hangs up */
+    tu_check_count(tu_drive(ctx, _i), 1);
+    ck_assert_int_eq(a.calls, 1);
+    ck_assert_msg(a.revents & POLLHUP, "revents 0x%x", a.revents);
+    ck_assert_int_eq(a.revents & POLLNVAL, 0);
+    osev_ctx_free(ctx);
+    close(p[0]);
+}
+END_TEST
+
+/* A watch held at 0 delivers nothing, not even the POLLHUP its fd's other
+ * watch is called for. */
+START_TEST(held_watch_gets_no_hup)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct rec a, held;
+    int p[2];
+
+    reset_globals();
+    tu_pipe(p);
+    rec_add(ctx, &a, p[0], POLLIN);
+    rec_add(ctx, &held, p[0], 0);
+    close(p[1]);
+    tu_check_count(tu_drive(ctx, _i), 1);
+    ck_assert_int_eq(a.calls, 1);
+    ck_assert(a.revents & POLLHUP);
+    ck_assert_int_eq(held.calls, 0);
+    osev_ctx_free(ctx);
+    close(p[0]);
+}
+END_TEST
+
+/* A regular file is always ready, as poll(2) says, under either backend
+ * (epoll refuses regular files): reported as readable at every pass,
+ * never as POLLNVAL, never muted. */
+START_TEST(regular_file_always_ready)
+{
+    int before = tu_count_fds();
+    osev_ctx *ctx = tu_ctx_new();
+    char path[] = "/tmp/osev-regular-XXXXXX";
+    int fd = mkstemp(path);
+    struct rec a;
+
+    reset_globals();
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    rec_add(ctx, &a, fd, POLLIN);
+    for (int pass = 1; pass <= 3; pass++) {
+        tu_check_count(tu_drive(ctx, _i), 1);
+        ck_assert_int_eq(a.calls, pass);
+        ck_assert_int_eq(a.revents, POLLIN);
+    }
+    ck_assert_int_eq(entries_for(ctx, fd, NULL), 1);
+    osev_ctx_free(ctx);
+    close(fd);
+    ck_assert_int_eq(tu_count_fds(), before);
+}
+END_TEST
+
 /* ---- release ---- */
 
 enum release_point {
@@ -1153,6 +1225,12 @@ static Suite *registry_suite(void)
     tcase_add_loop_test(tc, watch_added_in_cb_later_pass, 0, TU_DRIVE_MODES);
     tcase_add_loop_test(tc, cb_mutes_other_ready, 0, TU_DRIVE_MODES);
     tcase_add_loop_test(tc, fd_cb_removes_due_timer, 0, TU_DRIVE_MODES);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("reports");
+    tcase_add_loop_test(tc, hup_delivered_in_every_mode, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, held_watch_gets_no_hup, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, regular_file_always_ready, 0, TU_DRIVE_MODES);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("modify");

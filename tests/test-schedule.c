@@ -159,6 +159,66 @@ START_TEST(runs_after_deferred_calls)
 }
 END_TEST
 
+/* The whole order of one pass: ready fds, due timers, deferred calls,
+ * scheduled calls, then event_occurs deliveries; whatever the order in
+ * which they were queued, and whatever drives the context. */
+static char pass_order[8];
+static int npass;
+
+static void order_fd(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)revents, (void)arg;
+    tu_drain(fd);
+    pass_order[npass++] = 'f';
+}
+
+static void order_timer(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t, (void)now, (void)arg;
+    pass_order[npass++] = 't';
+}
+
+static void order_call(osev_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    pass_order[npass++] = *(const char *)arg;
+}
+
+static void order_event(void *user, osev_event *ev)
+{
+    pass_order[npass++] = 'e';
+    osev_event_free(user, ev);
+}
+
+START_TEST(one_pass_in_order)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct osev_event_hooks h = { .event_occurs_mask = 1,
+                                  .event_occurs = order_event };
+    osev_event *ev = osev_event_new(ctx, 0, 0, 0);
+    osev_timer *t;
+    osev_fd *w;
+    int p[2];
+
+    npass = 0;
+    memset(pass_order, 0, sizeof pass_order);
+    tu_pipe(p);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_osev_ok(osev_event_set_hooks(ctx, &h, sizeof h, ctx));
+    /* queued in the reverse of the order they run in */
+    osev_event_post(ctx, ev);
+    ck_assert_osev_ok(osev_schedule(ctx, order_call, NULL, "s"));
+    ck_assert_osev_ok(osev_defer(ctx, order_call, "d"));
+    ck_assert_osev_ok(osev_timer_add(ctx, 0, order_timer, NULL, &t));
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, order_fd, NULL, &w));
+    tu_write_byte(p[1]);
+    tu_check_count(tu_drive(ctx, _i), 5);
+    ck_assert_str_eq(pass_order, "ftdse");
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
 static void schedule_from_cb(osev_fd *w, int fd, short revents, void *arg)
 {
     (void)w, (void)revents;
@@ -688,6 +748,27 @@ START_TEST(wakeup_from_a_handler_on_the_loop_thread)
 }
 END_TEST
 
+/* errno is kept even when the write fails: a full eventfd counter (a
+ * wakeup is certainly pending then) makes write(2) fail with EAGAIN. */
+START_TEST(wakeup_keeps_errno_when_the_counter_is_full)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    uint64_t full = UINT64_MAX - 1;
+    struct pollfd fds[2];
+    int n = 2, timeout = -1;
+
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    ck_assert_int_eq(n, 1); /* the wakeup fd alone */
+    ck_assert_int_eq(write(fds[0].fd, &full, sizeof full), sizeof full);
+    errno = EXDEV;
+    osev_wakeup(ctx);
+    ck_assert_int_eq(errno, EXDEV);
+    ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND), 0);
+    ck_assert_uint_eq(eventfd_count(fds[0].fd), 0);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 /* ---- registry changes wake a blocked thread ---- */
 
 static int fired;
@@ -758,6 +839,90 @@ START_TEST(watch_added_wakes_the_loop)
     ck_assert_int_eq(fired, 1);
     pthread_join(th, NULL);
     ck_assert_osev_ok(l.result);
+    osev_ctx_free(ctx);
+    close(l.p[0]), close(l.p[1]);
+}
+END_TEST
+
+/*
+ * A watch another thread adds while the loop's thread waits takes no part
+ * in the results of that wait, as a watch added after osev_beforepoll()
+ * takes none from its poll: it is first called in the next turn.  The fd
+ * is made ready from the allocator, inside osev_fd_add(), while the adding
+ * thread holds the context: the wait returns with it ready before the new
+ * watch exists, and the loop's thread can mark it only after.
+ */
+static int ready_on_alloc = -1;
+static int first_calls, late_calls;
+
+static void *alloc_makes_ready(void *user, void *ptr, size_t size)
+{
+    int fd = __atomic_exchange_n(&ready_on_alloc, -1, __ATOMIC_SEQ_CST);
+    char c = 'x';
+
+    (void)user;
+    if (fd >= 0 && write(fd, &c, 1) != 1)
+        abort();
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, size);
+}
+
+static void count_first(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)fd, (void)revents, (void)arg;
+    first_calls++;
+}
+
+static void count_late(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)fd, (void)revents, (void)arg;
+    late_calls++;
+}
+
+static void *add_late_watch_when_blocked(void *arg)
+{
+    struct later *l = arg;
+
+    l->n = tu_wait_until_polling(l->tid, osev_now() + BOUND);
+    __atomic_store_n(&ready_on_alloc, l->p[1], __ATOMIC_SEQ_CST);
+    l->result = osev_fd_add(l->ctx, l->p[0], POLLIN, count_late, NULL, &l->w);
+    return NULL;
+}
+
+START_TEST(watch_added_during_the_wait_waits_a_turn)
+{
+    osev_ctx *ctx = ctx_with(_i ? OSEV_CTX_BACKEND_POLL : 0,
+                             alloc_makes_ready);
+    struct later l = { .ctx = ctx };
+    osev_time start = osev_now();
+    osev_fd *first;
+    pthread_t th;
+    int r;
+
+    first_calls = late_calls = 0;
+    tu_pipe(l.p);
+    ck_assert_osev_ok(osev_fd_add(ctx, l.p[0], POLLIN, count_first, NULL,
+                                  &first));
+    l.tid = tu_gettid();
+    ck_assert_int_eq(pthread_create(&th, NULL, add_late_watch_when_blocked,
+                                    &l),
+                     0);
+    r = osev_loop_once(ctx, start + FAR);
+    pthread_join(th, NULL);
+    ck_assert_osev_ok(l.result);
+    ck_assert_int_eq(first_calls, 1);
+    if (l.n) { /* seen waiting: the wait predates the late watch */
+        ck_assert_int_eq(r, 1);
+        ck_assert_int_eq(late_calls, 0);
+    }
+    /* The next turn serves both (nobody drains the pipe). */
+    ck_assert_int_eq(osev_loop_once(ctx, start + FAR), 2);
+    ck_assert_int_eq(first_calls, 2);
+    ck_assert_int_ge(late_calls, 1);
+    ck_assert_int_lt(osev_now(), start + BOUND);
     osev_ctx_free(ctx);
     close(l.p[0]), close(l.p[1]);
 }
@@ -874,6 +1039,7 @@ static Suite *schedule_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, once_in_order_every_mode, 0, TU_DRIVE_MODES);
     tcase_add_test(tc, runs_after_deferred_calls);
+    tcase_add_loop_test(tc, one_pass_in_order, 0, TU_DRIVE_MODES);
     tcase_add_loop_test(tc, from_a_callback_next_pass, 0, TU_DRIVE_MODES);
     tcase_add_test(tc, release_when_ctx_freed_first);
     tcase_add_test(tc, call_frees_the_context);
@@ -885,12 +1051,14 @@ static Suite *schedule_suite(void)
     tcase_add_test(tc, makes_the_aggregate_fd_readable);
     tcase_add_test(tc, push_mode_foreign_loop_runs_the_calls);
     tcase_add_test(tc, wakeup_from_a_handler_on_the_loop_thread);
+    tcase_add_test(tc, wakeup_keeps_errno_when_the_counter_is_full);
     suite_add_tcase(s, tc);
 
     tcase_set_timeout(wk, 60);
     tcase_add_loop_test(wk, timer_added_wakes_the_loop, 0, 2);
     tcase_add_loop_test(wk, watch_added_wakes_the_loop, 0, 2);
     tcase_add_loop_test(wk, aggregate_fd_follows_other_threads, 0, 2);
+    tcase_add_loop_test(wk, watch_added_during_the_wait_waits_a_turn, 0, 2);
     tcase_add_test(wk, sleeping_waiter_leaves_at_its_deadline);
     suite_add_tcase(s, wk);
     return s;

@@ -119,6 +119,36 @@ START_TEST(timeout_lowered_rounded_to_microseconds)
 }
 END_TEST
 
+/* A deadline already past gives a zero timeout, set; so does one that is
+ * due exactly now. */
+START_TEST(timeout_for_a_past_deadline_is_zero)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    osev_time now = osev_now();
+    osev_timer *t;
+    struct sets s;
+    int fired = 0;
+
+    ck_assert_osev_ok(osev_timer_add(ctx, now - osev_s(2), timer_cb, &fired,
+                                     &t));
+    sets_init(&s);
+    s.tv = (struct timeval){ .tv_sec = 9 };
+    s.tv_set = true;
+    ck_assert_osev_ok(before(ctx, &s, now));
+    ck_assert(s.tv_set);
+    ck_assert_int_eq(s.tv.tv_sec, 0);
+    ck_assert_int_eq(s.tv.tv_usec, 0);
+    ck_assert_osev_ok(osev_timer_set(t, now));
+    sets_init(&s);
+    ck_assert_osev_ok(before(ctx, &s, now));
+    ck_assert(s.tv_set);
+    ck_assert_int_eq(s.tv.tv_sec, 0);
+    ck_assert_int_eq(s.tv.tv_usec, 0);
+    ck_assert_int_eq(fired, 0);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(real_select_round_dispatches)
 {
     osev_ctx *ctx = tu_ctx_new();
@@ -332,6 +362,117 @@ START_TEST(fd_setsize_boundary)
 }
 END_TEST
 
+/* The sets map back to bits: rfds to POLLIN, wfds to POLLOUT, efds to
+ * POLLPRI (the test plays select(2) and reports each set alone). */
+START_TEST(sets_map_back_to_bits)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    const short want[3] = { POLLIN, POLLOUT, POLLPRI };
+    int p[2];
+    osev_fd *w;
+    struct sets s;
+
+    tu_pipe(p);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN | POLLOUT | POLLPRI,
+                                  rec_cb, NULL, &w));
+    for (int i = 0; i < 3; i++) {
+        sets_init(&s);
+        ck_assert_osev_ok(before(ctx, &s, 0));
+        ck_assert(FD_ISSET(p[0], &s.r) && FD_ISSET(p[0], &s.w) &&
+                  FD_ISSET(p[0], &s.e));
+        FD_ZERO(&s.r);
+        FD_ZERO(&s.w);
+        FD_ZERO(&s.e);
+        FD_SET(p[0], i == 0 ? &s.r : i == 1 ? &s.w : &s.e);
+        calls = 0;
+        osev_afterselect(ctx, s.maxfd, &s.r, &s.w, &s.e, 0);
+        ck_assert_int_eq(calls, 1);
+        ck_assert_int_eq(last_revents, want[i]);
+    }
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
+/* @maxfd is the highest fd afterselect looks at: a ready fd above it
+ * takes nothing from the round. */
+START_TEST(afterselect_looks_up_to_maxfd)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    int p[2], q[2];
+    osev_fd *wp, *wq;
+    struct sets s;
+
+    tu_pipe(p);
+    tu_pipe(q); /* q[0] > p[0] */
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, rec_cb, NULL, &wp));
+    ck_assert_osev_ok(osev_fd_add(ctx, q[0], POLLIN, rec_cb, NULL, &wq));
+    tu_write_byte(p[1]);
+    tu_write_byte(q[1]);
+    sets_init(&s);
+    ck_assert_osev_ok(before(ctx, &s, 0));
+    ck_assert_int_ge(s.maxfd, q[0]);
+    s.tv = (struct timeval){ .tv_sec = 5 };
+    ck_assert_int_eq(select(s.maxfd + 1, &s.r, &s.w, &s.e, &s.tv), 2);
+    calls = 0;
+    osev_afterselect(ctx, q[0] - 1, &s.r, &s.w, &s.e, 0);
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(last_fd, p[0]);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+}
+END_TEST
+
+/* From a callback (here of osev_dispatch(), while a select round is
+ * open), osev_afterselect is ignored: no pass inside the pass.  The
+ * round is still the application's to complete afterwards. */
+static struct sets nested_sets;
+static osev_ctx *nested_ctx;
+static int nested_calls;
+
+static void nested_afterselect(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)revents, (void)arg;
+    tu_drain(fd);
+    nested_calls++;
+    osev_afterselect(nested_ctx, nested_sets.maxfd, &nested_sets.r,
+                     &nested_sets.w, &nested_sets.e, 0);
+}
+
+START_TEST(afterselect_from_a_callback_is_ignored)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    int p[2], q[2];
+    osev_fd *wp, *wq;
+
+    nested_ctx = ctx;
+    nested_calls = calls = 0;
+    tu_pipe(p);
+    tu_pipe(q);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, nested_afterselect,
+                                  NULL, &wp));
+    ck_assert_osev_ok(osev_fd_add(ctx, q[0], POLLIN, rec_cb, NULL, &wq));
+    sets_init(&nested_sets);
+    ck_assert_osev_ok(before(ctx, &nested_sets, 0));
+    tu_write_byte(q[1]);
+    nested_sets.tv = (struct timeval){ .tv_sec = 5 };
+    ck_assert_int_eq(select(nested_sets.maxfd + 1, &nested_sets.r,
+                            &nested_sets.w, &nested_sets.e, &nested_sets.tv),
+                     1);
+    tu_write_byte(p[1]);
+    ck_assert_int_eq(osev_dispatch(ctx), 2); /* p's and q's, no more */
+    ck_assert_int_eq(nested_calls, 1);
+    ck_assert_int_eq(calls, 1);
+    tu_write_byte(q[1]);
+    osev_afterselect(ctx, nested_sets.maxfd, &nested_sets.r, &nested_sets.w,
+                     &nested_sets.e, 0); /* the round, completed here */
+    ck_assert_int_eq(calls, 2);
+    ck_assert_int_eq(nested_calls, 1);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+}
+END_TEST
+
 static Suite *select_suite(void)
 {
     Suite *s = suite_create("select");
@@ -339,9 +480,13 @@ static Suite *select_suite(void)
 
     tcase_add_test(tc, adds_without_clearing_and_maps_bits);
     tcase_add_test(tc, timeout_lowered_rounded_to_microseconds);
+    tcase_add_test(tc, timeout_for_a_past_deadline_is_zero);
     tcase_add_test(tc, real_select_round_dispatches);
     tcase_add_test(tc, stale_rules_like_afterpoll);
     tcase_add_test(tc, only_the_rounds_fds_take_results);
+    tcase_add_test(tc, sets_map_back_to_bits);
+    tcase_add_test(tc, afterselect_looks_up_to_maxfd);
+    tcase_add_test(tc, afterselect_from_a_callback_is_ignored);
     tcase_add_test(tc, fd_beyond_fd_setsize_refused_nothing_written);
     tcase_add_test(tc, fd_setsize_boundary);
     tcase_add_test(tc, missing_set_for_an_asked_bit);

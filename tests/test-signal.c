@@ -618,6 +618,36 @@ START_TEST(ctx_free_restores_and_closes)
 }
 END_TEST
 
+/* The fds a context opens for its signal watches (an eventfd each, its
+ * dups of the process's sources) close with the watches, not with the
+ * context: once the last one is removed and released, the count of open
+ * fds is what it was before the first; a new watch then works again. */
+START_TEST(last_remove_closes_the_fds)
+{
+    int fds_start = tu_count_fds(), fds_before;
+    struct rec r[2] = { { 0 } };
+    osev_ctx *ctx;
+
+    use_path(_i);
+    ctx = tu_ctx_new();
+    ck_assert_int_ge(osev_dispatch(ctx), 0); /* its epoll set, if any */
+    fds_before = tu_count_fds();
+    watch(ctx, SIGUSR1, &r[0]);
+    watch(ctx, SIGUSR2, &r[1]);
+    ck_assert_int_gt(tu_count_fds(), fds_before + 2);
+    osev_signal_remove(r[0].s);
+    osev_signal_remove(r[1].s);
+    ck_assert_int_eq(osev_dispatch(ctx), 0); /* the release point */
+    ck_assert_int_eq(tu_count_fds(), fds_before);
+    watch(ctx, SIGUSR1, &r[0]);
+    send_sig(SIGUSR1);
+    loop_until(ctx, &r[0], 1);
+    osev_ctx_free(ctx);
+    ck_assert_int_eq(tu_count_fds(), fds_start);
+    done_path();
+}
+END_TEST
+
 /* ---- removal ---- */
 
 START_TEST(remove_from_own_callback)
@@ -780,6 +810,7 @@ static Suite *signal_suite(void)
     tcase_add_loop_test(dispo, disposition_and_mask_restored, 0, 2);
     tcase_add_loop_test(dispo, replaced_disposition_left_alone, 0, 2);
     tcase_add_loop_test(dispo, ctx_free_restores_and_closes, 0, 2);
+    tcase_add_loop_test(dispo, last_remove_closes_the_fds, 0, 2);
     tcase_add_loop_test(removal, remove_from_own_callback, 0, 2);
     tcase_add_loop_test(removal, remove_other_in_same_pass, 0, 2);
     tcase_add_loop_test(removal, removed_while_pending, 0, 2);

@@ -452,6 +452,46 @@ START_TEST(armed_during_pass_runs_later)
 }
 END_TEST
 
+/* A timer an fd callback arms, for the past, runs in a later pass: the
+ * pass collects its due timers before any of its callbacks runs. */
+static int fd_armed_fired;
+
+static void fd_armed_timer(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t, (void)now, (void)arg;
+    fd_armed_fired++;
+}
+
+static void arm_from_fd(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)revents;
+    tu_drain(fd);
+    ck_assert_osev_ok(osev_timer_set(*(osev_timer **)arg, 0));
+}
+
+START_TEST(armed_by_fd_cb_runs_later)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    osev_timer *t;
+    osev_fd *w;
+    int p[2];
+
+    fd_armed_fired = 0;
+    tu_pipe(p);
+    ck_assert_osev_ok(osev_timer_add(ctx, OSEV_TIME_INFINITY, fd_armed_timer,
+                                     NULL, &t));
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, arm_from_fd, &t, &w));
+    tu_write_byte(p[1]);
+    tu_check_count(tu_drive(ctx, _i), 1);
+    ck_assert_int_eq(fd_armed_fired, 0);
+    ck_assert_int_eq(beforepoll_timeout(ctx, -1, 0), 0);
+    tu_check_count(tu_drive(ctx, _i), 1);
+    ck_assert_int_eq(fd_armed_fired, 1);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]);
+}
+END_TEST
+
 /* A timer callback removes another timer due in the same pass: that one
  * is not called, -ESTALE meanwhile, released once after the pass. */
 START_TEST(cb_removes_other_due)
@@ -918,6 +958,7 @@ static Suite *timer_suite(void)
 
     tc = tcase_create("reentrancy");
     tcase_add_loop_test(tc, armed_during_pass_runs_later, 0, TU_DRIVE_MODES);
+    tcase_add_loop_test(tc, armed_by_fd_cb_runs_later, 0, TU_DRIVE_MODES);
     tcase_add_loop_test(tc, cb_removes_other_due, 0, TU_DRIVE_MODES);
     tcase_add_loop_test(tc, cb_removes_itself, 0, TU_DRIVE_MODES);
     tcase_add_loop_test(tc, ctx_free_from_timer_cb, 0, TU_DRIVE_MODES);
