@@ -888,20 +888,35 @@ static void on_signal(osev_signal *s, int signo, void *arg)
     (void)s, (void)signo, (void)arg;
 }
 
+static void probe_handler(int signo)
+{
+    (void)signo;
+}
+
 START_TEST(signal_number_limits)
 {
     const int bad[] = { INT_MIN, -1, 0, INT_MAX, NSIG, NSIG + 1, 65, 128 };
     osev_ctx *ctx = tu_ctx_new();
     osev_signal *s = NULL;
+    struct sigaction sa, probe = { .sa_handler = probe_handler };
 
     for (size_t i = 0; i < N_OF(bad); i++) {
         ck_assert_osev_err(osev_signal_add(ctx, bad[i], on_signal, NULL, &s),
                            -EINVAL);
         ck_assert_ptr_null(s);
     }
-    /* the highest number there is works */
-    ck_assert_osev_ok(osev_signal_add(ctx, NSIG - 1, on_signal, NULL, &s));
-    osev_signal_remove(s);
+    /* The highest number there is works, where the process may handle
+     * it at all (valgrind keeps it for itself: sigaction's EINVAL). */
+    if (sigaction(NSIG - 1, &probe, &sa) == 0 &&
+        sigaction(NSIG - 1, &sa, NULL) == 0) {
+        ck_assert_osev_ok(osev_signal_add(ctx, NSIG - 1, on_signal, NULL,
+                                          &s));
+        osev_signal_remove(s);
+    } else {
+        ck_assert_osev_err(osev_signal_add(ctx, NSIG - 1, on_signal, NULL,
+                                           &s),
+                           -EINVAL);
+    }
     osev_ctx_free(ctx);
 }
 END_TEST
