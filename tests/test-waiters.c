@@ -11,6 +11,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #define BOUND osev_s(20)
@@ -81,6 +82,47 @@ static void assert_queue_empty(osev_ctx *ctx)
                                         &ev),
                        -EAGAIN);
 }
+
+/* An event handed to a waiter is that waiter's alone: it is not queued
+ * as well, so nothing is left for osev_event_check() afterwards.  (The
+ * waiter keeps the event until the check is done.) */
+struct one_waiter {
+    osev_ctx *ctx;
+    pid_t tid;
+    int result;
+    osev_event *ev;
+};
+
+static void *wait_one(void *arg)
+{
+    struct one_waiter *o = arg;
+
+    __atomic_store_n(&o->tid, tu_gettid(), __ATOMIC_SEQ_CST);
+    o->result = osev_event_wait(o->ctx, OSEV_EVENTMASK_ALL, NULL, NULL,
+                                osev_now() + BOUND, &o->ev);
+    return NULL;
+}
+
+START_TEST(handed_event_is_not_also_queued)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    struct one_waiter o = { .ctx = ctx };
+    osev_time deadline = osev_now() + BOUND;
+    pthread_t th;
+
+    ck_assert_int_eq(pthread_create(&th, NULL, wait_one, &o), 0);
+    while (!__atomic_load_n(&o.tid, __ATOMIC_SEQ_CST) && osev_now() < deadline)
+        sched_yield();
+    tu_wait_until_polling(o.tid, deadline);
+    post(ctx, 3, 33);
+    pthread_join(th, NULL);
+    ck_assert_osev_ok(o.result);
+    ck_assert_uint_eq(o.ev->for_user, 33);
+    assert_queue_empty(ctx);
+    osev_event_free(ctx, o.ev);
+    osev_ctx_free(ctx);
+}
+END_TEST
 
 START_TEST(disjoint_typemasks)
 {
@@ -224,6 +266,7 @@ static Suite *waiters_suite(void)
     TCase *tc = tcase_create("waiters");
 
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, handed_event_is_not_also_queued);
     tcase_add_test(tc, disjoint_typemasks);
     tcase_add_test(tc, disjoint_predicates_exactly_once_in_order);
     tcase_add_test(tc, deadline_leaves_cleanly);
