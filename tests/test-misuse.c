@@ -712,7 +712,7 @@ static pid_t loop_tid;
 
 static void *blocked_loop_tid(void *arg)
 {
-    loop_tid = tu_gettid();
+    __atomic_store_n(&loop_tid, tu_gettid(), __ATOMIC_SEQ_CST);
     return (void *)(intptr_t)osev_loop_once(arg, osev_now() + osev_s(10));
 }
 
