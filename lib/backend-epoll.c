@@ -216,17 +216,12 @@ static int epoll_wait_and_mark(osev_ctx *ctx, int timeout_ms)
     ctx->in_wait = true;
     osev__unlock(ctx);
     n = epoll_wait(ctx->ep.epfd, ctx->ep.evbuf, ctx->ep.evcap, timeout_ms);
-    /* The handler of the signal that interrupted us may have made a
-     * watched fd ready (osevent's own signal pipe does): look once more,
-     * without blocking, so it is served in this turn. */
-    if (n < 0 && errno == EINTR)
-        n = epoll_wait(ctx->ep.epfd, ctx->ep.evbuf, ctx->ep.evcap, 0);
     err = errno;
     osev__lock(ctx);
     ctx->in_wait = false;
 
     if (n < 0)
-        return err == EINTR ? 0 : -err;
+        return err == EINTR ? 0 : -err; /* the turn waits again */
     for (int i = 0; i < n; i++) {
         int fd = ctx->ep.evbuf[i].data.fd;
 

@@ -27,16 +27,12 @@ static int poll_wait(osev_ctx *ctx, int timeout_ms)
     ctx->in_wait = true;
     osev__unlock(ctx);
     r = poll(ctx->pbuf, (nfds_t)n, timeout_ms);
-    /* As in backend-epoll.c: serve what an interrupting signal's handler
-     * made ready in this turn. */
-    if (r < 0 && errno == EINTR)
-        r = poll(ctx->pbuf, (nfds_t)n, 0);
     err = errno;
     osev__lock(ctx);
     ctx->in_wait = false;
 
     if (r < 0)
-        return err == EINTR ? 0 : -err;
+        return err == EINTR ? 0 : -err; /* the turn waits again */
     osev__mark_pollfds(ctx, n, ctx->pbuf, round.epoch);
     return 0;
 }

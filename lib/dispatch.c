@@ -45,7 +45,7 @@ void osev__end_source(osev_ctx *ctx, struct osev__source *s)
  * a callback may (a dispatch or a wait is refused with -EBUSY, and
  * osev_ctx_free() takes effect once the releasing call is done).
  */
-static void run_releases(osev_ctx *ctx)
+void osev__release_all(osev_ctx *ctx)
 {
     struct osev__list batch;
     struct osev__list *n;
@@ -103,19 +103,13 @@ int osev__release_ended(osev_ctx *ctx)
     if (ctx->dispatching)
         return 0; /* the running stretch releases at its end */
     callbacks_begin(ctx);
-    run_releases(ctx);
+    osev__release_all(ctx);
     if (ctx->free_requested) {
         osev__ctx_destroy(ctx);
         return -ESTALE;
     }
     callbacks_end(ctx);
     return 0;
-}
-
-/* At the end of the context: called locked, inside its stretch. */
-void osev__release_all(osev_ctx *ctx)
-{
-    run_releases(ctx);
 }
 
 static int run_ready_fds(osev_ctx *ctx)
@@ -202,7 +196,7 @@ int osev__run_pass(osev_ctx *ctx, osev_time now)
     osev__list_splice(&ctx->sched, &sched);
     osev__list_splice(&ctx->ev_occur, &occur);
     if (!ctx->free_requested)
-        run_releases(ctx);
+        osev__release_all(ctx);
     if (ctx->free_requested) {
         osev__ctx_destroy(ctx);
         return -ESTALE;
