@@ -2120,10 +2120,13 @@ static void op_afterpoll(struct state *st, uint8_t a, bool in_cb)
         osev_afterpoll(st->ctx, (a & 0x80) ? n - 1 : n + 1, fds, now);
         st->pass.mode = PASS_NONE;
     }
-    if ((a & 0x40) && st->pull_clean && st->pull_live && n >= 2) {
-        /* Other fds in the same count, with nothing changed since the
-         * round began: no dispatch.  (After a change of the array's
-         * layout osevent cannot tell: fault (e), not tried.) */
+    if ((a & 0x40) && st->pull_clean && st->pull_live && n >= 2 &&
+        fds[0].fd != fds[1].fd && (fds[0].revents || fds[1].revents)) {
+        /* Results for another fd than the one handed out at an entry,
+         * with nothing changed since the round began: no dispatch.  (An
+         * entry with no results carries nothing to misdirect, and is not
+         * checked.  After a change of the array's layout osevent cannot
+         * tell: fault (e), not tried.) */
         struct pollfd t = fds[0];
 
         fds[0] = fds[1];

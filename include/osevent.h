@@ -756,7 +756,10 @@ OSEV_EXPORT int osev_get_deadline(osev_ctx *ctx, osev_time *deadline_out);
 
 /*
  * osev_dispatch - run what is ready now (fds, due timers, deferred calls,
- * event deliveries) without blocking.  Returns the number of callbacks
+ * event deliveries) without blocking: one turn of the built-in loop that
+ * never waits.  Once osev_get_fd() was called it asks the aggregate fd's
+ * epoll set, whatever the backend, so its cost grows with the fds that
+ * are ready, not with those watched.  Returns the number of callbacks
  * run, -EINVAL, -EBUSY (from a callback or release), -ESTALE (a callback
  * or release freed ctx), -ENOMEM or another errno when the built-in loop
  * could not be set up (its epoll set and buffers are made when first

@@ -15,17 +15,20 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+/* On Linux the epoll bits we use are poll(2)'s: converting is masking. */
+_Static_assert(EPOLLIN == POLLIN && EPOLLOUT == POLLOUT &&
+                   EPOLLPRI == POLLPRI && EPOLLERR == POLLERR &&
+                   EPOLLHUP == POLLHUP,
+               "epoll and poll bits differ");
+
 static uint32_t to_epoll(short mask)
 {
-    return (mask & POLLIN ? EPOLLIN : 0) | (mask & POLLOUT ? EPOLLOUT : 0) |
-           (mask & POLLPRI ? EPOLLPRI : 0);
+    return (uint32_t)mask & (EPOLLIN | EPOLLOUT | EPOLLPRI);
 }
 
 static short from_epoll(uint32_t ev)
 {
-    return (short)((ev & EPOLLIN ? POLLIN : 0) | (ev & EPOLLOUT ? POLLOUT : 0) |
-                   (ev & EPOLLPRI ? POLLPRI : 0) | (ev & EPOLLERR ? POLLERR : 0) |
-                   (ev & EPOLLHUP ? POLLHUP : 0));
+    return (short)(ev & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLERR | EPOLLHUP));
 }
 
 static void set_special(osev_ctx *ctx, struct osev__fdent *ent,
@@ -166,6 +169,7 @@ void osev__ep_close(osev_ctx *ctx)
     osev__free(ctx, ctx->ep.evbuf);
     ctx->ep.evbuf = NULL;
     ctx->ep.evcap = 0;
+    ctx->ep.found_next = ctx->ep.found_n = 0;
 }
 
 /* Serve the fds epoll would not hold.  Backwards: a POLLNVAL mutes its
@@ -222,18 +226,40 @@ static int epoll_wait_and_mark(osev_ctx *ctx, int timeout_ms)
 
     if (n < 0)
         return err == EINTR ? 0 : -err; /* the turn waits again */
-    for (int i = 0; i < n; i++) {
-        int fd = ctx->ep.evbuf[i].data.fd;
-
-        /* The timerfd only makes the aggregate fd readable; the pass
-         * finds due timers itself and re-arming clears the expiry. */
-        if (fd != ctx->ep.tfd)
-            osev__mark_fd(ctx, fd, from_epoll(ctx->ep.evbuf[i].events),
-                          round.epoch);
-    }
+    /* The pass that follows takes these (osev__ep_take_found()). */
+    ctx->ep.found_next = 0;
+    ctx->ep.found_n = n;
+    ctx->ep.found_epoch = round.epoch;
     if (ctx->ep.nspecial)
         mark_special(ctx, round.epoch);
     return 0;
+}
+
+/*
+ * Take up to @max watches from what the last wait found, for the pass to
+ * call (dispatch.c): the common watch, alone on its fd, goes straight
+ * into @batch with its bits marked; the rest are marked on ctx->ready.
+ * Called locked, from the pass that follows the wait.
+ */
+int osev__ep_take_found(osev_ctx *ctx, osev_fd **batch, int max)
+{
+    struct osev__epoll *ep = &ctx->ep;
+    int n = 0;
+
+    while (n < max && ep->found_next < ep->found_n) {
+        const struct epoll_event *e = &ep->evbuf[ep->found_next++];
+        osev_fd *w;
+
+        /* The timerfd only makes the aggregate fd readable; the pass
+         * finds due timers itself and re-arming clears the expiry. */
+        if (e->data.fd == ep->tfd)
+            continue;
+        w = osev__mark_fd_one(ctx, e->data.fd, from_epoll(e->events),
+                              ep->found_epoch);
+        if (w)
+            batch[n++] = w;
+    }
+    return n;
 }
 
 const struct osev__backend osev__backend_epoll = {

@@ -3,8 +3,9 @@
  *
  * A backend has one job: block until an fd of the registry is ready, the
  * timeout passes or the wakeup fd is written, and mark what is ready with
- * osev__mark_fd().  It is called with the context locked and unlocks it
- * while it blocks.
+ * osev__mark_fd(), or (epoll) leave it for the pass that follows to take
+ * (osev__ep_take_found()).  It is called with the context locked and
+ * unlocks it while it blocks.
  *
  * The epoll set itself is not tied to the epoll backend: it also makes the
  * aggregate fd of osev_get_fd(), so backend-epoll.c keeps it in step with

@@ -115,18 +115,6 @@ int osev__copy_struct(void *dst, size_t dst_size, const void *src,
 
 /* ---- lock and state ---- */
 
-void osev__lock(osev_ctx *ctx)
-{
-    if (!(ctx->flags & OSEV_CTX_SINGLE_THREAD))
-        pthread_mutex_lock(&ctx->mutex);
-}
-
-void osev__unlock(osev_ctx *ctx)
-{
-    if (!(ctx->flags & OSEV_CTX_SINGLE_THREAD))
-        pthread_mutex_unlock(&ctx->mutex);
-}
-
 /*
  * Whether a dispatch may not start now: a pass is running (the caller is
  * one of its callbacks, or another thread) or another thread waits in the

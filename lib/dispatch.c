@@ -31,10 +31,14 @@ void osev__source_init(struct osev__source *s, osev_ctx *ctx, void *arg,
 
 void osev__end_source(osev_ctx *ctx, struct osev__source *s)
 {
+    bool first = osev__list_empty(&ctx->ended);
+
     osev__list_append(&ctx->ended, &s->end_link);
     /* In push mode only the foreign loop starts a pass, and a release
-     * must not wait for an fd that may never be ready. */
-    if (ctx->push.on && !ctx->dispatching)
+     * must not wait for an fd that may never be ready.  One wakeup per
+     * batch: the pass it starts releases every source ended until then,
+     * and the list is empty again only once that pass has run. */
+    if (first && ctx->push.on && !ctx->dispatching)
         osev_wakeup(ctx);
 }
 
@@ -112,22 +116,56 @@ int osev__release_ended(osev_ctx *ctx)
     return 0;
 }
 
-static int run_ready_fds(osev_ctx *ctx)
+/*
+ * Ready watches run in batches: up to FD_BATCH are taken off ctx->ready,
+ * then from what the epoll wait found (taken only now, so a watch one of
+ * these callbacks removes is simply not found), under the lock; then they
+ * are called with the lock released once for the whole batch, not around
+ * every callback.  Each call takes the watch's pending
+ * bits with an atomic exchange at the moment it is made, and whatever
+ * ends a watch or narrows it (osev_fd_remove(), osev_fd_modify(), from a
+ * callback of this batch or from another thread) clears those bits
+ * atomically under the lock: so a removed watch is not called again, and
+ * bits no longer asked for are not delivered, exactly as if the lock had
+ * been taken before each call.  The watch itself cannot go away meanwhile:
+ * nothing is freed before the pass's releases, after this.
+ */
+#define FD_BATCH 64
+
+static int run_fd_batch(osev_ctx *ctx, osev_fd **batch, int n)
 {
-    struct osev__list *n;
     int ran = 0;
 
-    while (!ctx->free_requested && (n = osev__list_pop(&ctx->ready))) {
-        osev_fd *w = osev__container_of(n, osev_fd, ready_link);
-        short revents = w->pending;
+    for (int i = 0; i < n && !ctx->free_requested; i++) {
+        osev_fd *w = batch[i];
+        short revents = __atomic_exchange_n(&w->pending, 0, __ATOMIC_ACQ_REL);
 
-        w->pending = 0;
         if (!revents)
             continue;
-        osev__unlock(ctx);
         w->cb(w, w->fd, revents, w->s.arg);
-        osev__lock(ctx);
         ran += !w->internal;
+    }
+    return ran;
+}
+
+static int run_ready_fds(osev_ctx *ctx)
+{
+    osev_fd *batch[FD_BATCH];
+    struct osev__list *l;
+    int ran = 0;
+
+    while (!ctx->free_requested) {
+        int n = 0;
+
+        while (n < FD_BATCH && (l = osev__list_pop(&ctx->ready)) != NULL)
+            batch[n++] = osev__container_of(l, osev_fd, ready_link);
+        if (n < FD_BATCH && osev__ep_found_left(ctx))
+            n += osev__ep_take_found(ctx, batch + n, FD_BATCH - n);
+        if (n == 0 && osev__list_empty(&ctx->ready))
+            break;
+        osev__unlock(ctx);
+        ran += run_fd_batch(ctx, batch, n);
+        osev__lock(ctx);
     }
     return ran;
 }
@@ -166,36 +204,77 @@ static int run_deferred(osev_ctx *ctx, struct osev__list *batch)
     return ran;
 }
 
-/*
- * One dispatch pass at @now, over what is marked.  Called locked.
- * Returns the number of callbacks run; or, when a callback freed the
- * context, frees it and returns -ESTALE with the lock gone.
- */
-int osev__run_pass(osev_ctx *ctx, osev_time now)
-{
+/* The calls queued before the pass (deferred, scheduled, event_occurs
+ * deliveries): taken at its start, so what callbacks add waits for the
+ * next pass. */
+struct queued {
     struct osev__list deferred, sched, occur;
-    int ran;
+};
 
-    osev__list_init(&deferred);
-    osev__list_init(&sched);
-    osev__list_init(&occur);
-    callbacks_begin(ctx);
-    osev__timers_collect_due(ctx, now);
-    osev__list_splice(&deferred, &ctx->deferred);
-    osev__list_splice(&sched, &ctx->sched);
-    osev__list_splice(&occur, &ctx->ev_occur);
+static bool queued_take(osev_ctx *ctx, struct queued *q)
+{
+    if (osev__list_empty(&ctx->deferred) && osev__list_empty(&ctx->sched) &&
+        osev__list_empty(&ctx->ev_occur))
+        return false;
+    osev__list_init(&q->deferred);
+    osev__list_init(&q->sched);
+    osev__list_init(&q->occur);
+    osev__list_splice(&q->deferred, &ctx->deferred);
+    osev__list_splice(&q->sched, &ctx->sched);
+    osev__list_splice(&q->occur, &ctx->ev_occur);
+    return true;
+}
 
-    ran = run_ready_fds(ctx);
-    ran += run_due_timers(ctx, now);
-    ran += run_deferred(ctx, &deferred);
-    ran += osev__sched_run(ctx, &sched);
-    osev__events_deliver(ctx, &occur, &ran);
+static int queued_run(osev_ctx *ctx, struct queued *q)
+{
+    int ran = run_deferred(ctx, &q->deferred);
 
+    ran += osev__sched_run(ctx, &q->sched);
+    osev__events_deliver(ctx, &q->occur, &ran);
     /* Left over only when a callback freed the context. */
-    osev__list_splice(&ctx->deferred, &deferred);
-    osev__list_splice(&ctx->sched, &sched);
-    osev__list_splice(&ctx->ev_occur, &occur);
-    if (!ctx->free_requested)
+    osev__list_splice(&ctx->deferred, &q->deferred);
+    osev__list_splice(&ctx->sched, &q->sched);
+    osev__list_splice(&ctx->ev_occur, &q->occur);
+    return ran;
+}
+
+/*
+ * One dispatch pass at @now (0: read the clock only if a timer is armed,
+ * which is the only thing that needs it).  Called locked.  Returns the
+ * number of callbacks run; or, when a callback freed the context, frees
+ * it and returns -ESTALE with the lock gone.  What is empty costs a test.
+ */
+/* Nothing to run and nothing to sync after: the pass would be empty. */
+static bool pass_idle(const osev_ctx *ctx)
+{
+    return osev__list_empty(&ctx->ready) && !osev__ep_found_left(ctx) &&
+           osev__list_empty(&ctx->deferred) && osev__list_empty(&ctx->sched) &&
+           osev__list_empty(&ctx->ev_occur) && osev__list_empty(&ctx->ended) &&
+           !ctx->push.tmo_fired;
+}
+
+/* The pass proper, for osev__run_pass() once it is known to have work:
+ * kept out of line, so an idle pass does not pay for its frame. */
+static __attribute__((noinline)) int run_pass_full(osev_ctx *ctx,
+                                                   osev_time now, bool due)
+{
+    struct queued q;
+    bool have_queued;
+    int ran = 0;
+
+    callbacks_begin(ctx);
+    if (due)
+        osev__timers_collect_due(ctx, now);
+    have_queued = queued_take(ctx, &q);
+
+    if (!osev__list_empty(&ctx->ready) || osev__ep_found_left(ctx))
+        ran = run_ready_fds(ctx);
+    if (!osev__list_empty(&ctx->due))
+        ran += run_due_timers(ctx, now);
+    if (have_queued)
+        ran += queued_run(ctx, &q);
+
+    if (!ctx->free_requested && !osev__list_empty(&ctx->ended))
         osev__release_all(ctx);
     if (ctx->free_requested) {
         osev__ctx_destroy(ctx);
@@ -203,6 +282,21 @@ int osev__run_pass(osev_ctx *ctx, osev_time now)
     }
     callbacks_end(ctx);
     return ran;
+}
+
+int osev__run_pass(osev_ctx *ctx, osev_time now)
+{
+    osev_time earliest = osev__timers_earliest(ctx);
+    bool due = false;
+
+    if (earliest != OSEV_TIME_INFINITY) {
+        if (!now)
+            now = osev_now();
+        due = earliest <= now;
+    }
+    if (!due && pass_idle(ctx))
+        return 0;
+    return run_pass_full(ctx, now, due);
 }
 
 OSEV_EXPORT int osev_defer(osev_ctx *ctx, void (*fn)(osev_ctx *, void *arg),

@@ -87,8 +87,10 @@ static void slot_add(osev_ctx *ctx, struct osev__fdent *ent, short mask)
 
 static void slot_remove(osev_ctx *ctx, struct osev__fdent *ent)
 {
-    int last = --ctx->npfd;
+    int last;
 
+    osev__rounds_copy(ctx);
+    last = --ctx->npfd;
     if (ent->slot != last) {
         ctx->pfd[ent->slot] = ctx->pfd[last];
         ctx->fdtab[ctx->pfd[last].fd]->slot = ent->slot;
@@ -267,8 +269,11 @@ OSEV_EXPORT int osev_fd_modify(osev_fd *w, short events)
         w->events = old;
         goto out;
     }
-    /* What was marked for this pass but is no longer wanted is dropped. */
-    w->pending &= events ? (events | OSEV__UNREQUESTED) : 0;
+    /* What was marked for this pass but is no longer wanted is dropped
+     * (atomically: the pass takes the bits unlocked, dispatch.c). */
+    __atomic_fetch_and(&w->pending,
+                       (short)(events ? (events | OSEV__UNREQUESTED) : 0),
+                       __ATOMIC_RELEASE);
     if (events & ~old)
         osev__kick(ctx);
 out:
@@ -284,6 +289,8 @@ static void fd_end(osev_ctx *ctx, osev_fd *w)
     w->s.dead = true;
     osev__list_unlink(&w->fd_link);
     osev__list_unlink(&w->ready_link);
+    /* It may be in a batch the pass runs unlocked (dispatch.c). */
+    __atomic_store_n(&w->pending, 0, __ATOMIC_RELEASE);
     fdent_shrink(ctx, ent);
     osev__end_source(ctx, &w->s);
 }
@@ -327,6 +334,23 @@ void osev__fds_end_all(osev_ctx *ctx)
     }
 }
 
+/* Mark one watch of a ready fd; whether POLLNVAL muted it. */
+static inline bool mark_watch(osev_ctx *ctx, osev_fd *w, short revents,
+                              uint64_t epoch)
+{
+    short bits = (short)((revents & w->events) | (revents & OSEV__UNREQUESTED));
+
+    if (w->born >= epoch || w->events == 0 || !bits)
+        return false;
+    __atomic_fetch_or(&w->pending, bits, __ATOMIC_RELEASE);
+    if (osev__list_empty(&w->ready_link))
+        osev__list_append(&ctx->ready, &w->ready_link);
+    if (!(revents & POLLNVAL))
+        return false;
+    w->events = 0;
+    return true;
+}
+
 /*
  * Record that a poll round that started at @epoch found @fd with @revents.
  * Only watches that existed when the round started take part, so results
@@ -336,31 +360,52 @@ void osev__fds_end_all(osev_ctx *ctx)
 void osev__mark_fd(osev_ctx *ctx, int fd, short revents, uint64_t epoch)
 {
     struct osev__fdent *ent = fdent_lookup(ctx, fd);
-    short unrequested = revents & OSEV__UNREQUESTED;
+    struct osev__list *n;
     bool muted = false;
 
     if (!ent)
         return;
-    for (struct osev__list *n = ent->watches.next; n != &ent->watches;
-         n = n->next) {
-        osev_fd *w = osev__container_of(n, osev_fd, fd_link);
-        short bits;
-
-        if (w->born >= epoch || w->events == 0)
-            continue;
-        bits = (revents & w->events) | unrequested;
-        if (!bits)
-            continue;
-        w->pending |= bits;
-        if (osev__list_empty(&w->ready_link))
-            osev__list_append(&ctx->ready, &w->ready_link);
-        if (revents & POLLNVAL) {
-            w->events = 0;
-            muted = true;
-        }
+    n = ent->watches.next;
+    /* The common case: one watch on the fd. */
+    if (n->next == &ent->watches && !(revents & POLLNVAL)) {
+        mark_watch(ctx, osev__container_of(n, osev_fd, fd_link), revents,
+                   epoch);
+        return;
     }
+    for (; n != &ent->watches; n = n->next)
+        muted |= mark_watch(ctx, osev__container_of(n, osev_fd, fd_link),
+                            revents, epoch);
     if (muted)
         fdent_shrink(ctx, ent);
+}
+
+/*
+ * The same, for a pass that runs what it takes at once (the epoll wait's
+ * results, backend-epoll.c): when @fd has one watch and that watch takes
+ * part, its bits are marked and it is returned for the caller's batch
+ * instead of being queued on ctx->ready.  Anything else (no watch to
+ * call, several watches, a POLLNVAL) goes the general way and returns
+ * NULL.
+ */
+osev_fd *osev__mark_fd_one(osev_ctx *ctx, int fd, short revents,
+                           uint64_t epoch)
+{
+    struct osev__fdent *ent = fdent_lookup(ctx, fd);
+    osev_fd *w;
+    short bits;
+
+    if (!ent)
+        return NULL;
+    if (ent->watches.next->next != &ent->watches || (revents & POLLNVAL)) {
+        osev__mark_fd(ctx, fd, revents, epoch);
+        return NULL;
+    }
+    w = osev__container_of(ent->watches.next, osev_fd, fd_link);
+    bits = (short)((revents & w->events) | (revents & OSEV__UNREQUESTED));
+    if (w->born >= epoch || w->events == 0 || !bits)
+        return NULL;
+    __atomic_fetch_or(&w->pending, bits, __ATOMIC_RELEASE);
+    return w;
 }
 
 /* For the library's own fds (signal.c, child.c), called locked: a watch

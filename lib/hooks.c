@@ -443,7 +443,7 @@ static void dispatch_now(osev_ctx *ctx)
         osev__unlock(ctx);
         return;
     }
-    if (osev__run_pass(ctx, osev_now()) != -ESTALE)
+    if (osev__run_pass(ctx, 0) != -ESTALE)
         osev__unlock(ctx);
 }
 

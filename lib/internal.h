@@ -41,7 +41,9 @@ struct osev_fd {
     osev_fd_cb *cb;
     int fd;
     short events;       /* what this watch asks for; 0 when muted */
-    short pending;      /* marked for the running pass */
+    short pending;      /* marked for the running pass: atomic, since the
+                           pass takes it with the lock released (see
+                           dispatch.c, run_ready_fds) */
     bool internal;      /* the context's own (wakeup): not counted */
     uint64_t born;      /* ctx->epoch when added: see osev__mark_fd() */
     struct osev__list fd_link;    /* on its fdent's watches */
@@ -102,13 +104,20 @@ struct osev__waiter {
     osev_event *got;            /* handed over by a post */
 };
 
-/* One poll round handed to a poller (the application's, or ours). */
+/*
+ * One poll round handed to a poller (the application's, or ours).  The
+ * fds it handed out are ctx->pfd[0..n-1] until the registry moves one of
+ * them (a removal fills its slot from the end): then, and only then, the
+ * application's rounds copy them first (copy on write, pull.c), so a
+ * round that nothing disturbs costs nothing per fd.
+ */
 struct osev__round {
     uint64_t epoch;      /* watches born at or after this do not take part */
     int n;
     bool live;           /* results not yet taken */
-    int *fds;            /* the application's rounds: the n fds handed out,
-                            in order (capacity ctx->snap_cap); else NULL */
+    bool copied;         /* fds holds what was handed out */
+    int *fds;            /* the application's rounds: room for the copy
+                            (capacity ctx->snap_cap); else NULL */
 };
 
 struct osev__epoll {
@@ -118,6 +127,10 @@ struct osev__epoll {
     int nspecial;        /* fdents in EP_ALWAYS or EP_BAD state */
     struct epoll_event *evbuf;
     int evcap;
+    /* What the last wait found, not yet taken by the pass: evbuf[next..n),
+     * for a round of @epoch (osev__ep_take_found()). */
+    int found_next, found_n;
+    uint64_t found_epoch;
 };
 
 /*
@@ -222,12 +235,24 @@ struct osev_ctx {
     struct osev__childctx *child; /* NULL until the first child watch */
 };
 
+/* The context's lock (none with OSEV_CTX_SINGLE_THREAD); inline, as
+ * every public call and every stretch of callbacks takes it. */
+static inline void osev__lock(osev_ctx *ctx)
+{
+    if (!(ctx->flags & OSEV_CTX_SINGLE_THREAD))
+        pthread_mutex_lock(&ctx->mutex);
+}
+
+static inline void osev__unlock(osev_ctx *ctx)
+{
+    if (!(ctx->flags & OSEV_CTX_SINGLE_THREAD))
+        pthread_mutex_unlock(&ctx->mutex);
+}
+
 /* ctx.c */
 void *osev__alloc(osev_ctx *ctx, size_t size);
 void *osev__realloc_array(osev_ctx *ctx, void *ptr, size_t n, size_t size);
 void osev__free(osev_ctx *ctx, void *ptr);
-void osev__lock(osev_ctx *ctx);
-void osev__unlock(osev_ctx *ctx);
 bool osev__busy(const osev_ctx *ctx);
 bool osev__in_own_callback(const osev_ctx *ctx);
 int osev__copy_struct(void *dst, size_t dst_size, const void *src,
@@ -238,6 +263,8 @@ osev_time osev__next_deadline(const osev_ctx *ctx);
 
 /* fdwatch.c */
 void osev__mark_fd(osev_ctx *ctx, int fd, short revents, uint64_t epoch);
+osev_fd *osev__mark_fd_one(osev_ctx *ctx, int fd, short revents,
+                           uint64_t epoch);
 void osev__fds_end_all(osev_ctx *ctx);
 void osev__claim_fd(osev_ctx *ctx, int fd);
 int osev__fd_add_internal(osev_ctx *ctx, int fd, osev_fd_cb *cb, void *arg,
@@ -259,6 +286,7 @@ void osev__ctx_destroy(osev_ctx *ctx);
 
 /* pull.c */
 void osev__round_start(osev_ctx *ctx, struct osev__round *r);
+void osev__rounds_copy(osev_ctx *ctx);
 void osev__mark_pollfds(osev_ctx *ctx, int n, const struct pollfd *fds,
                         uint64_t epoch);
 int osev__timeout_ms(osev_time deadline, osev_time now);
@@ -280,6 +308,14 @@ struct osev__hooks_release {
     void *user;
 };
 struct osev__hooks_release osev__hooks_unset(osev_ctx *ctx);
+
+/* backend-epoll.c: hand the pass what the last wait found */
+int osev__ep_take_found(osev_ctx *ctx, osev_fd **batch, int max);
+
+static inline bool osev__ep_found_left(const osev_ctx *ctx)
+{
+    return ctx->ep.found_next < ctx->ep.found_n;
+}
 
 /* loop.c */
 int osev__loop_once_locked(osev_ctx *ctx, osev_time deadline);

@@ -21,7 +21,7 @@
  */
 int osev__loop_once_locked(osev_ctx *ctx, osev_time deadline)
 {
-    osev_time now, next;
+    osev_time next;
     int r;
 
     if (osev__busy(ctx))
@@ -31,18 +31,19 @@ int osev__loop_once_locked(osev_ctx *ctx, osev_time deadline)
         return r;
     for (;;) {
         ctx->woken = false;
-        now = osev_now();
         next = osev__next_deadline(ctx);
-        r = ctx->backend->wait(ctx, osev__timeout_ms(deadline < next ? deadline
-                                                                     : next,
-                                                     now));
+        if (deadline < next)
+            next = deadline;
+        /* The clock is read only when a deadline is in the future. */
+        r = ctx->backend->wait(ctx, next == OSEV_TIME_INFINITY ? -1
+                                    : next == 0 ? 0
+                                    : osev__timeout_ms(next, osev_now()));
         if (r < 0)
             return r;
-        now = osev_now();
-        r = osev__run_pass(ctx, now);
+        r = osev__run_pass(ctx, 0);
         if (r != 0)
             return r; /* callbacks ran, or -ESTALE */
-        if (now >= deadline)
+        if (deadline != OSEV_TIME_INFINITY && osev_now() >= deadline)
             return -ETIMEDOUT;
         if (ctx->woken)
             return 0;
@@ -119,10 +120,12 @@ OSEV_EXPORT int osev_dispatch(osev_ctx *ctx)
     r = osev__release_ended(ctx);
     if (r < 0)
         return r;
-    r = ctx->backend->wait(ctx, 0);
+    /* Once the aggregate fd exists, its epoll set is in step with the
+     * registry: asking it is O(ready), where poll(2) is O(fds). */
+    r = (ctx->aggregate ? &osev__backend_epoll : ctx->backend)->wait(ctx, 0);
     if (r < 0)
         goto out;
-    r = osev__run_pass(ctx, osev_now());
+    r = osev__run_pass(ctx, 0);
     if (r == -ESTALE)
         return r;
 out:

@@ -5,9 +5,10 @@
  * A poll round is what one "before" call handed out: the poll epoch it
  * started (watches born at or after it take no results from it), the
  * number of entries and, for the application's rounds, the fds in the
- * order handed out: results are taken for those fds only, and a poll
- * array that does not list exactly them is refused, whatever changed in
- * the registry meanwhile.  The poll backend of the built-in loop uses the
+ * order handed out (the context's own array until the registry moves one,
+ * then a copy): results are taken for those fds only, and a poll array
+ * with results for any other fd at an entry is refused, whatever changed
+ * in the registry meanwhile.  The poll backend of the built-in loop uses the
  * same round and marking code on its own buffer.
  */
 #include "internal.h"
@@ -35,40 +36,93 @@ void osev__round_start(osev_ctx *ctx, struct osev__round *r)
     r->epoch = ++ctx->epoch;
     r->n = ctx->npfd;
     r->live = true;
-    /* Room for npfd is kept by fdwatch.c's pfd_reserve(). */
-    if (r->fds)
-        for (int i = 0; i < r->n; i++)
-            r->fds[i] = ctx->pfd[i].fd;
+    r->copied = false;
+}
+
+/* The fd a round handed out at @i. */
+static inline int round_fd(const osev_ctx *ctx, const struct osev__round *r,
+                           int i)
+{
+    return r->copied ? r->fds[i] : ctx->pfd[i].fd;
+}
+
+static void round_copy(osev_ctx *ctx, struct osev__round *r)
+{
+    if (!r->live || r->copied || !r->fds)
+        return;
+    /* Nothing was removed since the round started (this is the first
+     * time), so the array still holds at least r->n entries. */
+    for (int i = 0; i < r->n; i++)
+        r->fds[i] = ctx->pfd[i].fd;
+    r->copied = true;
+}
+
+/*
+ * fdwatch.c is about to move an fd within ctx->pfd (a removal fills its
+ * slot from the end): a live application round keeps what it handed
+ * out.  Appending and changing events move nothing.  Room for the copy
+ * is kept by fdwatch.c's pfd_reserve().
+ */
+void osev__rounds_copy(osev_ctx *ctx)
+{
+    round_copy(ctx, &ctx->pull_round);
+    round_copy(ctx, &ctx->select_round);
+}
+
+/*
+ * The first entry of @fds at or after @i with results, or @n.  Most
+ * entries of a large array have none: blocks of eight are skipped with
+ * one test, so walking the array costs well under the poll(2) that
+ * filled it.
+ */
+static inline int next_ready(const struct pollfd *fds, int n, int i)
+{
+    while (i + 8 <= n &&
+           !(fds[i].revents | fds[i + 1].revents | fds[i + 2].revents |
+             fds[i + 3].revents | fds[i + 4].revents | fds[i + 5].revents |
+             fds[i + 6].revents | fds[i + 7].revents))
+        i += 8;
+    while (i < n && !fds[i].revents)
+        i++;
+    return i;
+}
+
+/* Mark what entries @from.. of @fds found. */
+static void mark_from(osev_ctx *ctx, int n, const struct pollfd *fds,
+                      int from, uint64_t epoch)
+{
+    for (int i = next_ready(fds, n, from); i < n;
+         i = next_ready(fds, n, i + 1))
+        if (fds[i].fd >= 0)
+            osev__mark_fd(ctx, fds[i].fd, fds[i].revents, epoch);
 }
 
 void osev__mark_pollfds(osev_ctx *ctx, int n, const struct pollfd *fds,
                         uint64_t epoch)
 {
-    for (int i = 0; i < n; i++)
-        if (fds[i].revents && fds[i].fd >= 0)
-            osev__mark_fd(ctx, fds[i].fd, fds[i].revents, epoch);
+    mark_from(ctx, n, fds, 0, epoch);
 }
 
 #define READY_NOTED 64
 
 /*
- * Whether @fds can be the array the pull round handed out: the same count
- * and the same fd at every entry.  The same walk notes the first ready
- * entries, so marking need not walk again.  Returns the number of ready
- * entries, or -1 to reject the array.
+ * Whether @fds can be the array the pull round handed out: the same count,
+ * and at every entry with results the fd handed out there (an entry with
+ * no results carries nothing to misdirect).  The same walk notes the
+ * first ready entries, so marking need not walk them again.  Returns the
+ * number of ready entries, or -1 to reject the array.
  */
-static int round_check(const struct osev__round *r, int nfds,
-                       const struct pollfd *fds, int *noted)
+static int round_check(const osev_ctx *ctx, const struct osev__round *r,
+                       int nfds, const struct pollfd *fds, int *noted)
 {
     int nready = 0;
 
     if (!r->live || nfds != r->n)
         return -1;
-    for (int i = 0; i < nfds; i++) {
-        if (fds[i].fd != r->fds[i])
+    for (int i = next_ready(fds, nfds, 0); i < nfds;
+         i = next_ready(fds, nfds, i + 1)) {
+        if (fds[i].fd != round_fd(ctx, r, i))
             return -1;
-        if (!fds[i].revents)
-            continue;
         if (nready < READY_NOTED)
             noted[nready] = i;
         nready++;
@@ -120,19 +174,19 @@ OSEV_EXPORT void osev_afterpoll(osev_ctx *ctx, int nfds,
     osev__lock(ctx);
     nready = osev__busy(ctx)
                  ? -1
-                 : round_check(&ctx->pull_round, nfds, fds, noted);
+                 : round_check(ctx, &ctx->pull_round, nfds, fds, noted);
     if (nready < 0) {
         osev__unlock(ctx);
         return;
     }
     ctx->pull_round.live = false;
-    if (nready > READY_NOTED)
-        osev__mark_pollfds(ctx, nfds, fds, ctx->pull_round.epoch);
-    else
-        for (int i = 0; i < nready; i++)
-            osev__mark_fd(ctx, fds[noted[i]].fd, fds[noted[i]].revents,
-                          ctx->pull_round.epoch);
-    if (osev__run_pass(ctx, now ? now : osev_now()) != -ESTALE)
+    for (int i = 0; i < nready && i < READY_NOTED; i++)
+        osev__mark_fd(ctx, fds[noted[i]].fd, fds[noted[i]].revents,
+                      ctx->pull_round.epoch);
+    if (nready > READY_NOTED) /* the rest, after the last one noted */
+        mark_from(ctx, nfds, fds, noted[READY_NOTED - 1] + 1,
+                  ctx->pull_round.epoch);
+    if (osev__run_pass(ctx, now) != -ESTALE)
         osev__unlock(ctx);
 }
 
@@ -239,7 +293,7 @@ OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
     ctx->select_round.live = false;
     /* Only the fds the round handed out take results. */
     for (int i = 0; i < ctx->select_round.n; i++) {
-        int fd = ctx->select_round.fds[i];
+        int fd = round_fd(ctx, &ctx->select_round, i);
         short rev = 0;
 
         if (fd > maxfd || fd >= FD_SETSIZE)
@@ -253,6 +307,6 @@ OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
         if (rev)
             osev__mark_fd(ctx, fd, rev, ctx->select_round.epoch);
     }
-    if (osev__run_pass(ctx, now ? now : osev_now()) != -ESTALE)
+    if (osev__run_pass(ctx, now) != -ESTALE)
         osev__unlock(ctx);
 }
