@@ -420,6 +420,58 @@ START_TEST(ctx_freed_by_callback_in_loop_once)
 }
 END_TEST
 
+/*
+ * Two watches found ready in the same turn run in one batch, with the
+ * lock released once for it: whichever runs first has another thread
+ * remove the other, and waits until that osev_fd_remove() has returned.
+ * The other must not be called, though it was already taken for the
+ * batch.  (Both backends; the hand-off is a join, not a sleep.)
+ */
+struct batch_remove {
+    osev_fd *w[2];
+    int calls;
+};
+
+static void *remove_other(void *arg)
+{
+    osev_fd_remove(arg);
+    return NULL;
+}
+
+static void remove_the_other(osev_fd *w, int fd, short revents, void *arg)
+{
+    struct batch_remove *b = arg;
+    pthread_t th;
+
+    (void)revents;
+    tu_drain(fd);
+    b->calls++;
+    ck_assert_int_eq(pthread_create(&th, NULL, remove_other,
+                                    b->w[w == b->w[0]]), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+}
+
+START_TEST(removed_by_another_thread_mid_batch)
+{
+    osev_ctx *ctx = ctx_with(_i ? OSEV_CTX_BACKEND_POLL : 0);
+    struct batch_remove b = { .calls = 0 };
+    int p[2], q[2];
+
+    tu_pipe(p);
+    tu_pipe(q);
+    ck_assert_osev_ok(osev_fd_add(ctx, p[0], POLLIN, remove_the_other, &b,
+                                  &b.w[0]));
+    ck_assert_osev_ok(osev_fd_add(ctx, q[0], POLLIN, remove_the_other, &b,
+                                  &b.w[1]));
+    tu_write_byte(p[1]);
+    tu_write_byte(q[1]);
+    ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND), 1);
+    ck_assert_int_eq(b.calls, 1);
+    osev_ctx_free(ctx);
+    close(p[0]), close(p[1]), close(q[0]), close(q[1]);
+}
+END_TEST
+
 static Suite *loop_suite(void)
 {
     Suite *s = suite_create("loop");
@@ -434,6 +486,7 @@ static Suite *loop_suite(void)
     tcase_add_loop_test(loop, bare_wakeup_ends_the_turn_with_zero, 0, 2);
     tcase_add_test(loop, loop_once_from_callback_is_busy);
     tcase_add_loop_test(loop, ctx_freed_by_callback_in_loop_once, 0, 2);
+    tcase_add_loop_test(loop, removed_by_another_thread_mid_batch, 0, 2);
     tcase_add_loop_test(agg, aggregate_fd_timer_and_fd, 0, 2);
     tcase_add_loop_test(agg, aggregate_fd_past_deadline, 0, 2);
     tcase_add_test(agg, deadline_and_deferred);
