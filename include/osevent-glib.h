@@ -20,18 +20,27 @@ extern "C" {
 #endif
 
 /*
- * osev_glib_attach - let @gctx drive @ctx: every fd osevent watches and
- * its one timeout are registered in @gctx (one GSource of ours, with one
- * unix fd per distinct fd and its ready time as the timeout), and GLib
- * reports readiness back with osev_occurred_fd()/osev_occurred_timeout(),
- * which run @ctx's callbacks from GLib's dispatch.  What @ctx already has
- * is registered at once, all or none.
+ * osev_glib_attach - let @gctx drive @ctx: @gctx gets one GSource of ours
+ * polling one fd, @ctx's aggregate fd (osev_get_fd(): an epoll set of
+ * every fd @ctx watches, its wakeup fd and a timerfd armed for its
+ * earliest timer), whatever @ctx watches; when it is readable, GLib's
+ * dispatch runs osev_dispatch(), and @ctx's callbacks run from there.  A
+ * GLib turn costs the same with ten watches or ten thousand.  The source
+ * sets no GLib timeout: the timerfd wakes GLib for the timers.  What @ctx
+ * already has is served at once; the call registers all or nothing.
  * @gctx is not referenced: it must outlive the attachment (call
  * osev_glib_detach() or osev_ctx_free() before its last unref).
  * Threads: run @gctx on one thread; @ctx's callbacks then run there.  The
  * registry may be changed from any thread (GLib is woken to see it).
- * Returns 0, -EINVAL (NULL argument), -ENOMEM, or -EBUSY from inside an
- * osevent hook.  A context holds one set of hooks: -EBUSY if it has some.
+ * While another thread dispatches @ctx or waits in its built-in loop,
+ * GLib leaves it to that thread and looks again every few milliseconds.
+ * A nested GLib loop run from one of @ctx's callbacks does not serve
+ * @ctx (osevent does not dispatch from inside its own callbacks).
+ * Returns 0, -EINVAL (NULL argument), -ENOMEM, the errno of a failed fd
+ * creation (-EMFILE...), or -EBUSY: @ctx already has hooks (another
+ * adapter, or GLib already: a context holds one set of hooks), or the
+ * call was made from inside an osevent hook.  Attached, @ctx refuses
+ * other hooks (-EBUSY) until detached.
  */
 OSEV_EXPORT int osev_glib_attach(osev_ctx *ctx, GMainContext *gctx);
 
@@ -42,7 +51,9 @@ OSEV_EXPORT int osev_glib_attach(osev_ctx *ctx, GMainContext *gctx);
  * intact.  osev_ctx_free() does the same.  NULL is fine, and so is a
  * context that is not attached (any other hooks it has are removed too).
  * Call it from the thread that runs the GLib context, or while that
- * context is not running; a callback of @ctx may call it.
+ * context is not running; a callback of @ctx may call it (GLib then
+ * dispatches nothing more of @ctx, but the osevent pass the callback runs
+ * in goes on to its end: the callbacks found ready in it still run).
  */
 OSEV_EXPORT void osev_glib_detach(osev_ctx *ctx);
 

@@ -1,326 +1,323 @@
 /*
  * glib.c - a GLib GMainContext drives an osevent context.
  *
- * One GSource per attachment rather than one per registration: a
- * registration is then one g_source_add_unix_fd() tag, cheap to add,
- * change (g_source_modify_unix_fd) and remove, the context's single
- * timeout is the same source's ready time, there is one object to attach
- * and destroy, and one dispatch sees every ready fd.  A source per fd
- * would need a second kind of source for the timeout and a destroy per
- * deregistration, for nothing GLib would do better.
+ * GLib holds one poll record of ours, whatever the context watches: the
+ * aggregate fd (osev_get_fd()), an epoll set holding every watched fd,
+ * the context's wakeup fd and a timerfd armed for the earliest timer
+ * deadline.  One GSource polls it for reading, and its dispatch runs
+ * osev_dispatch(), which asks epoll what is ready without blocking and
+ * runs the callbacks.  A GLib turn then costs the same with ten fds or
+ * ten thousand: GLib copies one record into its poll array, and osevent
+ * learns the ready fds from epoll instead of GLib scanning every record
+ * and osevent looking each one up.  (The adapter used to hand GLib one
+ * g_source_add_unix_fd() record per fd and query each on every dispatch:
+ * O(N) per event, O(N^2) per dispatch once GLib's list searches count.)
  *
- * GLib calls our dispatch with no lock of its own held; the registry may
- * be changed from another thread meanwhile, so the list of fds and the
- * timeout are guarded by our own lock (a pthread mutex: the sanitizers
- * see it, unlike GLib's futex-based GMutex).  That lock is never held
- * while osevent runs callbacks.
+ * Readiness comes only through that fd, but the adapter still installs
+ * hooks (osev_set_hooks()), which do nothing but accept: what the core
+ * enforces for hooks then holds here too, with no code of ours.  One set
+ * of hooks per context, so GLib and another adapter refuse each other
+ * (-EBUSY); their release runs at osev_ctx_free() as at detach, which is
+ * when the GSource goes; in a forked child the core calls no deregister
+ * hook and our release sees the other pid (see "Fork" in adapter.c).  In
+ * push mode the core also writes the wakeup fd whenever it leaves work
+ * pending for a later pass (a deferred call, a release, a scheduled
+ * call, a change from another thread), and the aggregate fd sees it.
+ * The hooks keep no record: fd_register leaves app_reg NULL, so a
+ * registration costs no allocation.
+ *
+ * The timeout hooks do nothing either, and there is no prepare(): once
+ * osev_get_fd() was called the core keeps the timerfd in the set armed
+ * for the earliest deadline on every change (osev__aggregate_sync(),
+ * from osev__kick() and after each pass, in push mode too), to the
+ * nanosecond, while a GLib timeout would be rounded to milliseconds and a
+ * prepare() would take the context's lock on every GLib turn, for any
+ * source, only to say what the fd already says.
+ *
+ * The GSource may recurse (g_source_set_can_recurse()).  A source that
+ * may not is blocked by GLib around each dispatch: its poll record taken
+ * out and put back, and each of those writes GLib's wakeup fd, two
+ * syscalls and an extra GLib turn per dispatch for nothing.  What a
+ * blocked source would buy is that a nested GLib loop, run from one of
+ * the context's callbacks, does not poll the aggregate fd: osevent cannot
+ * be served there (osev_dispatch() refuses from a callback), and the fd,
+ * still readable, would make the nested loop spin.  We do it ourselves
+ * when it happens: a nested dispatch of ours mutes the record (events 0)
+ * and the outer one unmutes it when osev_dispatch() returns.
+ *
+ * osev_dispatch() also refuses (-EBUSY) while another thread dispatches
+ * or waits in the built-in loop, or fails for want of memory; the fd
+ * stays readable for as long, and GLib would poll it again at once.  So
+ * then the record is muted too, for BACKOFF_US, and the dispatch that
+ * GLib makes at that ready time unmutes it: a context that another
+ * thread is serving costs GLib two turns per BACKOFF_US, not a spin.  A
+ * dispatch that ran nothing (0) needs nothing: the pass consumed what
+ * made the fd readable (it drained the wakeup fd, re-armed the timerfd),
+ * so the next poll blocks.
+ *
+ * Threads: GLib dispatches us on the thread that runs the GLib context;
+ * the hooks run on whichever thread changes the registry and touch
+ * nothing.  The context pointer is what another thread may clear (a
+ * detach or free, which the contract allows only while GLib is not
+ * running the context, or from its thread): atomic, as the flags the
+ * dispatch keeps, so that the context may be run from different threads
+ * in turn (GLib's own locks are invisible to the sanitizers).
  */
-#include "adapter.h"
+#include "config.h"
 
-#include <pthread.h>
+#include <stdbool.h>
+#include <unistd.h>
 
-#include "../list.h"
 #include "osevent-glib.h"
 
-/* On Unix GLib's GIOCondition bits are poll(2)'s: no mapping needed. */
-G_STATIC_ASSERT(G_IO_IN == POLLIN && G_IO_OUT == POLLOUT &&
-                G_IO_PRI == POLLPRI && G_IO_ERR == POLLERR &&
-                G_IO_HUP == POLLHUP && G_IO_NVAL == POLLNVAL);
+/* How long a dispatch that could not run waits before GLib polls the
+ * aggregate fd again: long enough that a context another thread keeps
+ * busy costs GLib little, short enough that work left when that thread
+ * stops is not kept waiting long. */
+#define BACKOFF_US 2000
 
 struct osev_gsource {
     GSource base;
-    pthread_mutex_t lock;       /* guards what follows */
-    osev_ctx *ctx;              /* NULL once detached */
-    struct osev__list fds;      /* of struct gfd.link */
-    struct osev__areg *timeout; /* the timeout registration, or NULL */
-    bool lock_made;             /* for finalize */
+    osev_ctx *ctx;     /* atomic; NULL once the hooks are released */
+    gpointer tag;      /* the aggregate fd's g_source_add_unix_fd() */
+    pid_t pid;         /* the process that attached */
+    bool dispatching;  /* atomic: osev_dispatch() runs from our dispatch */
+    bool muted;        /* atomic: the record's events are 0 for now */
+    struct osev_gsource *next_abandoned;
 };
 
-/* An fd registration's private part. */
-struct gfd {
-    struct osev__list link;
-    gpointer tag;  /* g_source_add_unix_fd()'s */
-    short pending; /* revents taken from GLib, not yet reported */
-};
+/* Sources abandoned in forked children, kept reachable (see glib_release). */
+static struct osev_gsource *abandoned;
 
-struct gstate {
-    struct osev_gsource *src;
-};
-
-static struct gfd *gfd_of(struct osev__areg *r)
+static osev_ctx *src_ctx(struct osev_gsource *src)
 {
-    void *priv = r->priv;
-
-    return priv;
+    return __atomic_load_n(&src->ctx, __ATOMIC_ACQUIRE);
 }
 
-static struct osev__areg *areg_of(struct osev__list *l)
+static bool flag_get(const bool *flag)
 {
-    struct gfd *g = osev__container_of(l, struct gfd, link);
-
-    return osev__container_of((max_align_t *)(void *)g, struct osev__areg,
-                              priv);
+    return __atomic_load_n(flag, __ATOMIC_RELAXED);
 }
 
-static struct gstate *state_of(struct osev__adapter *ad)
+static void flag_set(bool *flag, bool value)
 {
-    void *state = ad->state;
-
-    return state;
-}
-
-static struct osev_gsource *src_of(struct osev__areg *r)
-{
-    return state_of(r->ad)->src;
+    __atomic_store_n(flag, value, __ATOMIC_RELAXED);
 }
 
 /*
- * GLib's monotonic clock is CLOCK_MONOTONIC in microseconds on Linux,
- * osev_now()'s clock: a deadline converts exactly, rounded up so GLib
- * never fires early.  Elsewhere the clocks may differ: go through the
- * time left (one microsecond more for the truncated reading).
+ * Take the aggregate fd out of GLib's poll (events 0: GLib then reports
+ * only POLLERR, POLLHUP, POLLNVAL, which an epoll fd never has) until
+ * unmute(); with @backoff_us > 0, have GLib dispatch us then to unmute.
+ * Call it from our dispatch, on a live source.
  */
-static gint64 ready_time(osev_time deadline)
+static void mute(struct osev_gsource *src, gint64 backoff_us)
 {
-    if (deadline == OSEV_TIME_INFINITY)
-        return -1;
-    if (deadline <= 0)
-        return 0;
-#ifdef __linux__
-    return deadline / 1000 + (deadline % 1000 != 0);
-#else
-    return g_get_monotonic_time() + osev__us_until(deadline) + 1;
-#endif
-}
-
-/* Copy the revents GLib found on each fd; the reports go out later,
- * without the lock, one by one. */
-static void mark_pending(struct osev_gsource *src)
-{
-    struct osev__list *l;
-
-    for (l = src->fds.next; l != &src->fds; l = l->next) {
-        struct gfd *g = osev__container_of(l, struct gfd, link);
-
-        g->pending = (short)g_source_query_unix_fd(&src->base, g->tag);
+    if (!flag_get(&src->muted)) {
+        g_source_modify_unix_fd(&src->base, src->tag, 0);
+        flag_set(&src->muted, true);
     }
+    if (backoff_us > 0)
+        g_source_set_ready_time(&src->base,
+                                g_source_get_time(&src->base) + backoff_us);
 }
 
-struct report {
-    osev_ctx *ctx;
-    void *token;
-    int fd;
-    short events, revents;
-};
-
-/* Take the next registration with readiness not yet reported.  Looked up
- * afresh each time: the callbacks of the last report may have stopped
- * any registration, or detached us. */
-static bool take_ready(struct osev_gsource *src, struct report *rep)
+/* Poll the aggregate fd again, as before mute(). */
+static void unmute(struct osev_gsource *src)
 {
-    struct osev__list *l;
-    bool found = false;
-
-    pthread_mutex_lock(&src->lock);
-    for (l = src->fds.next; src->ctx && l != &src->fds; l = l->next) {
-        struct osev__areg *r = areg_of(l);
-        struct gfd *g = gfd_of(r);
-
-        if (g->pending) {
-            *rep = (struct report){.ctx = src->ctx,
-                                   .token = r->token,
-                                   .fd = r->fd,
-                                   .events = r->events,
-                                   .revents = g->pending};
-            g->pending = 0;
-            found = true;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&src->lock);
-    return found;
+    if (!flag_get(&src->muted))
+        return;
+    flag_set(&src->muted, false);
+    g_source_set_ready_time(&src->base, -1);
+    g_source_modify_unix_fd(&src->base, src->tag, G_IO_IN);
 }
 
-/* The timeout fired if GLib's time reached the ready time; it is then
- * disarmed (osevent re-arms it with timeout_change). */
-static bool take_timeout(struct osev_gsource *src, struct report *rep)
+/* Run one osevent pass and deal with a refusal; @src is not dispatching
+ * yet.  A callback may detach or free the context meanwhile: GLib holds
+ * a reference for the length of our dispatch, so @src stays, but it is
+ * then destroyed and @ctx must not be touched again. */
+static void run_pass(struct osev_gsource *src, osev_ctx *ctx)
 {
-    gint64 rt;
-    bool fired = false;
+    int r;
 
-    pthread_mutex_lock(&src->lock);
-    rt = g_source_get_ready_time(&src->base);
-    if (src->ctx && src->timeout && rt != -1 &&
-        rt <= g_source_get_time(&src->base)) {
-        g_source_set_ready_time(&src->base, -1);
-        *rep = (struct report){.ctx = src->ctx, .token = src->timeout->token};
-        fired = true;
-    }
-    pthread_mutex_unlock(&src->lock);
-    return fired;
+    flag_set(&src->dispatching, true);
+    r = osev_dispatch(ctx);
+    flag_set(&src->dispatching, false);
+    if (!src_ctx(src))
+        return; /* detached or freed by a callback (-ESTALE among them) */
+    if (r < 0)
+        mute(src, BACKOFF_US); /* -EBUSY, -ENOMEM: retry later */
+    else
+        unmute(src); /* a nested dispatch muted it meanwhile */
 }
 
-/* A source no context is behind (detached while this dispatch ran, or
- * abandoned in a forked child) asks GLib to remove it: in a child's copy
- * of the loop its fds may stay ready (the wakeup fd is closed there:
- * POLLNVAL), and it would be dispatched on every turn. */
+/*
+ * GLib found the aggregate fd readable (or our back-off ready time came).
+ * A source no context is behind (detached while this dispatch ran, or
+ * abandoned in a forked child, where the free closed the fd and GLib sees
+ * POLLNVAL on every turn) asks GLib to remove it.
+ */
 static gboolean src_dispatch(GSource *base, GSourceFunc cb, gpointer data)
 {
     struct osev_gsource *src = (struct osev_gsource *)base;
-    struct report rep;
-    bool live;
+    osev_ctx *ctx = src_ctx(src);
 
     (void)cb, (void)data;
-    pthread_mutex_lock(&src->lock);
-    live = src->ctx != NULL;
-    if (live)
-        mark_pending(src);
-    pthread_mutex_unlock(&src->lock);
-    if (!live)
+    if (!ctx)
         return G_SOURCE_REMOVE;
-    while (take_ready(src, &rep))
-        osev_occurred_fd(rep.ctx, rep.token, rep.fd, rep.events, rep.revents);
-    if (take_timeout(src, &rep))
-        osev_occurred_timeout(rep.ctx, rep.token);
+    if (flag_get(&src->dispatching))
+        mute(src, 0); /* a nested GLib loop: see the top of the file */
+    else if (flag_get(&src->muted))
+        unmute(src); /* the back-off is over: poll first, then dispatch */
+    else
+        run_pass(src, ctx);
     return G_SOURCE_CONTINUE;
 }
 
-static void src_finalize(GSource *base)
-{
-    struct osev_gsource *src = (struct osev_gsource *)base;
-
-    if (src->lock_made)
-        pthread_mutex_destroy(&src->lock);
-}
-
-/* No prepare or check: GLib itself makes a source ready from its unix
- * fds' revents and its ready time. */
+/* No prepare (see the top of the file), no check: GLib makes the source
+ * ready from the record's revents and from the ready time. */
 static GSourceFuncs src_funcs = {
     .dispatch = src_dispatch,
-    .finalize = src_finalize,
 };
 
-static int glib_attach(struct osev__adapter *ad)
-{
-    struct gstate *st = state_of(ad);
-    struct osev_gsource *src;
+/* ---- hooks: accept and record nothing ---- */
 
-    src = (struct osev_gsource *)g_source_new(&src_funcs, sizeof *src);
-    if (pthread_mutex_init(&src->lock, NULL) != 0) {
-        g_source_unref(&src->base);
-        return -ENOMEM;
-    }
-    src->lock_made = true;
-    src->ctx = ad->ctx;
-    osev__list_init(&src->fds);
-    g_source_set_name(&src->base, "osevent");
-    g_source_attach(&src->base, ad->loop);
-    st->src = src;
+static int hook_fd_register(void *user, int fd, void **app_reg_out,
+                            short events, void *for_osev)
+{
+    (void)user, (void)fd, (void)events, (void)for_osev;
+    *app_reg_out = NULL;
     return 0;
 }
 
-/* Every registration is stopped.  A dispatch of ours may still be running
- * (osev_ctx_free() from a callback): it holds a reference, and sees ctx
- * NULL before it reports anything more. */
-static void glib_detach(struct osev__adapter *ad)
+static int hook_fd_modify(void *user, int fd, void **app_reg_io,
+                          short events)
 {
-    struct osev_gsource *src = state_of(ad)->src;
+    (void)user, (void)fd, (void)app_reg_io, (void)events;
+    return 0;
+}
 
-    pthread_mutex_lock(&src->lock);
-    src->ctx = NULL;
-    pthread_mutex_unlock(&src->lock);
+static void hook_fd_deregister(void *user, int fd, void *app_reg)
+{
+    (void)user, (void)fd, (void)app_reg;
+}
+
+static int hook_timeout_register(void *user, void **app_reg_out,
+                                 osev_time deadline, void *for_osev)
+{
+    (void)user, (void)deadline, (void)for_osev;
+    *app_reg_out = NULL;
+    return 0;
+}
+
+static int hook_timeout_modify(void *user, void **app_reg_io,
+                               osev_time deadline)
+{
+    (void)user, (void)app_reg_io, (void)deadline;
+    return 0;
+}
+
+static void hook_timeout_deregister(void *user, void *app_reg)
+{
+    (void)user, (void)app_reg;
+}
+
+/* Keep @src reachable for good, without a lock (a forked child may have
+ * inherited one held by a thread it does not have). */
+static void abandon(struct osev_gsource *src)
+{
+    struct osev_gsource *head = __atomic_load_n(&abandoned, __ATOMIC_RELAXED);
+
+    do
+        src->next_abandoned = head;
+    while (!__atomic_compare_exchange_n(&abandoned, &head, src, true,
+                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+
+/*
+ * The hooks are no longer the context's (detach, osev_ctx_free(), or a
+ * failed attach): the GSource goes, and a dispatch of ours still running
+ * (a callback detached or freed) sees no context and reports nothing.
+ * In a forked child GLib's context is the parent's too (destroying the
+ * source would write GLib's wakeup fd, which both share), so the source
+ * stays attached there, inert, with our reference, kept reachable (see
+ * "Fork" in adapter.c); the child's copy of GLib removes it the first
+ * time it dispatches it.
+ */
+static void hook_release(void *user)
+{
+    struct osev_gsource *src = user;
+
+    __atomic_store_n(&src->ctx, NULL, __ATOMIC_RELEASE);
+    if (src->pid != getpid()) {
+        abandon(src);
+        return;
+    }
     g_source_destroy(&src->base);
     g_source_unref(&src->base);
 }
 
-/* In a forked child: the GSource stays attached (destroying it would
- * write GLib's wakeup fd, the parent's too); a dispatch the child's copy
- * of the context may still run reports nothing and lets GLib remove it. */
-static void glib_abandon(struct osev__adapter *ad)
-{
-    struct osev_gsource *src = state_of(ad)->src;
-
-    pthread_mutex_lock(&src->lock);
-    src->ctx = NULL;
-    pthread_mutex_unlock(&src->lock);
-}
-
-static int glib_fd_start(struct osev__areg *r)
-{
-    struct osev_gsource *src = src_of(r);
-    struct gfd *g = gfd_of(r);
-
-    pthread_mutex_lock(&src->lock);
-    g->tag = g_source_add_unix_fd(&src->base, r->fd, (GIOCondition)r->events);
-    osev__list_append(&src->fds, &g->link);
-    pthread_mutex_unlock(&src->lock);
-    return 0;
-}
-
-static int glib_fd_change(struct osev__areg *r, short events)
-{
-    struct osev_gsource *src = src_of(r);
-
-    pthread_mutex_lock(&src->lock);
-    g_source_modify_unix_fd(&src->base, gfd_of(r)->tag, (GIOCondition)events);
-    pthread_mutex_unlock(&src->lock);
-    return 0;
-}
-
-static void glib_fd_stop(struct osev__areg *r)
-{
-    struct osev_gsource *src = src_of(r);
-    struct gfd *g = gfd_of(r);
-
-    pthread_mutex_lock(&src->lock);
-    g_source_remove_unix_fd(&src->base, g->tag);
-    osev__list_unlink(&g->link);
-    pthread_mutex_unlock(&src->lock);
-}
-
-/* Start and change alike: set the ready time (which wakes GLib). */
-static int glib_timeout_set(struct osev__areg *r, osev_time deadline)
-{
-    struct osev_gsource *src = src_of(r);
-
-    pthread_mutex_lock(&src->lock);
-    src->timeout = r;
-    g_source_set_ready_time(&src->base, ready_time(deadline));
-    pthread_mutex_unlock(&src->lock);
-    return 0;
-}
-
-static void glib_timeout_stop(struct osev__areg *r)
-{
-    struct osev_gsource *src = src_of(r);
-
-    pthread_mutex_lock(&src->lock);
-    src->timeout = NULL;
-    g_source_set_ready_time(&src->base, -1);
-    pthread_mutex_unlock(&src->lock);
-}
-
-static const struct osev__adapter_ops glib_ops = {
-    .name = "glib",
-    .reg_size = sizeof(struct gfd),
-    .state_size = sizeof(struct gstate),
-    .attach = glib_attach,
-    .fd_start = glib_fd_start,
-    .fd_change = glib_fd_change,
-    .fd_stop = glib_fd_stop,
-    .timeout_start = glib_timeout_set,
-    .timeout_change = glib_timeout_set,
-    .timeout_stop = glib_timeout_stop,
-    .detach = glib_detach,
-    .abandon = glib_abandon,
+static const struct osev_hooks glib_hooks = {
+    .fd_register = hook_fd_register,
+    .fd_modify = hook_fd_modify,
+    .fd_deregister = hook_fd_deregister,
+    .timeout_register = hook_timeout_register,
+    .timeout_modify = hook_timeout_modify,
+    .timeout_deregister = hook_timeout_deregister,
+    .release = hook_release,
 };
 
+/* ---- attach and detach ---- */
+
+/* A new GSource for @ctx, not attached yet; the caller holds its one
+ * reference. */
+static struct osev_gsource *src_new(osev_ctx *ctx)
+{
+    struct osev_gsource *src =
+        (struct osev_gsource *)g_source_new(&src_funcs, sizeof *src);
+
+    src->ctx = ctx;
+    src->pid = getpid();
+    g_source_set_name(&src->base, "osevent");
+    g_source_set_can_recurse(&src->base, TRUE);
+    return src;
+}
+
+/*
+ * The hooks go in first: they are what refuses a context another adapter
+ * holds, or a call from inside a hook, before anything is made.  Then the
+ * aggregate fd; if it cannot be made, unsetting the hooks releases the
+ * source.  Nothing is registered in GLib until both are there.
+ */
 int osev_glib_attach(osev_ctx *ctx, GMainContext *gctx)
 {
-    return osev__adapter_attach(ctx, gctx, &glib_ops);
+    struct osev_gsource *src;
+    int fd, r;
+
+    if (!ctx || !gctx)
+        return -EINVAL;
+    src = src_new(ctx);
+    r = osev_set_hooks(ctx, &glib_hooks, sizeof glib_hooks, src);
+    if (r < 0)
+        goto unref;
+    fd = osev_get_fd(ctx);
+    if (fd < 0) {
+        r = fd;
+        goto unhook;
+    }
+    src->tag = g_source_add_unix_fd(&src->base, fd, G_IO_IN);
+    g_source_attach(&src->base, gctx);
+    return 0;
+
+unhook:
+    osev_set_hooks(ctx, NULL, 0, NULL); /* releases src */
+    return r;
+unref:
+    g_source_unref(&src->base);
+    return r;
 }
 
 void osev_glib_detach(osev_ctx *ctx)
 {
-    osev__adapter_detach(ctx);
+    if (ctx)
+        osev_set_hooks(ctx, NULL, 0, NULL);
 }

@@ -129,6 +129,17 @@ static struct osev_hook_stats stats(osev_ctx *ctx)
     return st;
 }
 
+/* What the foreign loop holds of ours when the hooks hold @fds fd and
+ * @timeouts timeout registrations: the same, or with aggregate_regs a
+ * fixed number while attached (the wakeup fd is registered whenever the
+ * context is). */
+static int foreign_expected(unsigned fds, unsigned timeouts)
+{
+    if (L->aggregate_regs && fds + timeouts > 0)
+        return L->aggregate_regs;
+    return (int)(fds + timeouts);
+}
+
 static void check_regs(struct world *W, unsigned fds, unsigned timeouts)
 {
     struct osev_hook_stats st = stats(W->ctx);
@@ -136,7 +147,8 @@ static void check_regs(struct world *W, unsigned fds, unsigned timeouts)
     ck_assert_uint_eq(st.fd_regs, fds);
     ck_assert_uint_eq(st.timeout_regs, timeouts);
     if (L->foreign_count)
-        ck_assert_int_eq(L->foreign_count(W->loop), (int)(fds + timeouts));
+        ck_assert_int_eq(L->foreign_count(W->loop),
+                         foreign_expected(fds, timeouts));
 }
 
 /* Turn the foreign loop until @done holds, for at most 5 s. */
@@ -382,7 +394,7 @@ START_TEST(mask_change)
     ck_assert_uint_eq(st.fd_modifies, 2);
     ck_assert_uint_eq(st.fd_regs, 2); /* the socket and the wakeup fd */
     if (L->foreign_count)
-        ck_assert_int_eq(L->foreign_count(loop), 2);
+        ck_assert_int_eq(L->foreign_count(loop), foreign_expected(2, 0));
     osev_ctx_free(ctx); /* watch and timer go with it */
     ck_assert(L->is_empty(loop));
     L->loop_free(loop);
@@ -478,10 +490,13 @@ static void two_cb(osev_fd *w, int fd, short revents, void *arg)
 /* Two fds ready in one turn of the foreign loop; the first callback ends
  * the attachment: the second is not reported through the loop, and the
  * loop is left empty, not holding a dangling registration (the memory
- * checkers see any use after free). */
+ * checkers see any use after free).  Where a turn runs a whole osevent
+ * pass (aggregate_regs), a detach ends the attachment but not that pass,
+ * in which the second fd was found ready too: its callback runs there. */
 static void end_in_callback(bool free_ctx)
 {
     struct two T = { .free_ctx = free_ctx };
+    int in_turn = L->aggregate_regs && !free_ctx ? 2 : 1;
 
     T.loop = L->loop_new();
     T.ctx = tu_ctx_new();
@@ -494,9 +509,9 @@ static void end_in_callback(bool free_ctx)
     tu_write_byte(T.b[1]);
     while (T.calls == 0)
         L->iterate(T.loop);
-    ck_assert_int_eq(T.calls, 1);
+    ck_assert_int_eq(T.calls, in_turn);
     ck_assert(L->is_empty(T.loop)); /* may run the loop: still nothing */
-    ck_assert_int_eq(T.calls, 1);
+    ck_assert_int_eq(T.calls, in_turn);
     if (T.ctx) { /* detached: the other watch still works, pulled */
         while (T.calls < 2)
             ck_assert_int_ge(osev_loop_once(T.ctx, osev_now() + osev_s(5)), 0);

@@ -50,6 +50,17 @@ struct scenario_loop {
      * from another thread while the loop blocks wakes it. */
     bool any_thread;
 
+    /* The adapter hands the loop one fd, the context's aggregate fd
+     * (osev_get_fd()), and runs osev_dispatch() when it is readable,
+     * instead of mirroring each registration: while attached the loop
+     * then holds this many registrations of ours, whatever the registry
+     * holds (foreign_count is checked against it, the hook-level counts
+     * as for every adapter); and one turn of the loop runs a whole
+     * osevent pass, which a callback that detaches does not cut short.
+     * 0, the default: the loop holds one registration per distinct fd,
+     * plus one while a timer is armed. */
+    int aggregate_regs;
+
     /* Known gaps: what this loop does not do as every other one does (the
      * reason stands where the flag is set).  The default, false, is the
      * rule. */
