@@ -182,23 +182,35 @@ OSEV_EXPORT int osev_timer_add(osev_ctx *ctx, osev_time deadline,
         ctx->heap = heap;
         ctx->heap_cap = cap;
     }
-    t = osev__alloc(ctx, sizeof *t);
+    /* Not osev__alloc(): every field is set below, so its memset of the
+     * whole block would only cost. */
+    t = osev__realloc_array(ctx, NULL, 1, sizeof *t);
     if (!t) {
         r = -ENOMEM;
         goto out;
     }
+    t->s = (struct osev__source){ 0 };
     osev__source_init(&t->s, ctx, arg, NULL);
-    osev__list_init(&t->due_link);
     t->cb = cb;
+    t->seq = 0;
     t->heap_idx = -1;
-    r = osev__hook_timeout_lower(ctx, deadline);
+    osev__list_init(&t->due_link);
+    /* The hook calls do nothing outside push mode: skip them. */
+    if (ctx->push.on)
+        r = osev__hook_timeout_lower(ctx, deadline);
     if (r < 0) {
         osev__free(ctx, t);
         goto out;
     }
     ctx->ntimers++;
     osev__list_append(&ctx->timers, &t->all_link);
-    timer_arm(ctx, t, deadline);
+    if (deadline != OSEV_TIME_INFINITY) {
+        /* timer_arm() for a timer in no list and no slot */
+        t->seq = ctx->timer_seq++;
+        rise(ctx->heap, (size_t)ctx->nheap++, 0, (hent){ deadline, t });
+        if (t->heap_idx == 0)
+            osev__kick(ctx);
+    }
     *t_out = t;
 out:
     osev__unlock(ctx);
@@ -207,29 +219,33 @@ out:
 
 OSEV_EXPORT int osev_timer_set(osev_timer *t, osev_time deadline)
 {
+    osev_ctx *ctx;
     int r = 0;
 
     if (!t || deadline < 0)
         return -EINVAL;
-    osev__lock(t->s.ctx);
+    ctx = t->s.ctx;
+    osev__lock(ctx);
     if (t->s.dead)
         r = -ESTALE;
-    else
-        r = osev__hook_timeout_lower(t->s.ctx, deadline);
+    else if (ctx->push.on)
+        r = osev__hook_timeout_lower(ctx, deadline);
     if (r == 0) {
-        timer_arm(t->s.ctx, t, deadline);
-        osev__hook_timeout_sync(t->s.ctx); /* only later now: cannot fail */
+        timer_arm(ctx, t, deadline);
+        if (ctx->push.on)
+            osev__hook_timeout_sync(ctx); /* only later now: cannot fail */
     }
-    osev__unlock(t->s.ctx);
+    osev__unlock(ctx);
     return r;
 }
 
 static void timer_end(osev_ctx *ctx, osev_timer *t)
 {
     t->s.dead = true;
-    osev__list_unlink(&t->due_link);
     if (t->heap_idx >= 0)
         heap_remove(ctx, t);
+    else
+        osev__list_unlink(&t->due_link); /* due ones are out of the heap */
     osev__list_unlink(&t->all_link);
     ctx->ntimers--;
     osev__end_source(ctx, &t->s);
@@ -237,14 +253,18 @@ static void timer_end(osev_ctx *ctx, osev_timer *t)
 
 OSEV_EXPORT void osev_timer_remove(osev_timer *t)
 {
+    osev_ctx *ctx;
+
     if (!t)
         return;
-    osev__lock(t->s.ctx);
+    ctx = t->s.ctx;
+    osev__lock(ctx);
     if (!t->s.dead) {
-        timer_end(t->s.ctx, t);
-        osev__hook_timeout_sync(t->s.ctx); /* later or none: cannot fail */
+        timer_end(ctx, t);
+        if (ctx->push.on)
+            osev__hook_timeout_sync(ctx); /* later or none: cannot fail */
     }
-    osev__unlock(t->s.ctx);
+    osev__unlock(ctx);
 }
 
 OSEV_EXPORT void osev_timer_set_release(osev_timer *t,
