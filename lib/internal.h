@@ -74,11 +74,18 @@ struct osev__fdent {
 struct osev_timer {
     struct osev__source s;
     osev_timer_cb *cb;
-    osev_time deadline;
     uint64_t seq;       /* arming order, for FIFO ties */
     int heap_idx;       /* -1 while not in the heap (disarmed or due) */
     struct osev__list due_link; /* on ctx->due while collected */
     struct osev__list all_link; /* on ctx->timers while live */
+};
+
+/* A heap slot: the armed timer and its deadline, kept next to the
+ * pointer so that sifting compares without touching the timers (only a
+ * tie on the deadline reads their seq). */
+struct osev__heap_ent {
+    osev_time at;
+    osev_timer *t;
 };
 
 struct osev__deferred {
@@ -181,7 +188,7 @@ struct osev_ctx {
     struct osev__round pull_round, select_round;
 
     /* timers: 4-ary min-heap on (deadline, seq) */
-    osev_timer **heap;
+    struct osev__heap_ent *heap;
     int nheap, heap_cap, ntimers;
     struct osev__list timers;   /* every live timer, armed or not */
     uint64_t timer_seq;

@@ -857,6 +857,117 @@ START_TEST(many_timers_heap_order)
 }
 END_TEST
 
+/*
+ * The heap against a model through a random mix of adds, re-arms
+ * (earlier, later, disarmed, many ties), removals and pull passes at a
+ * made-up now, the number armed swinging between none and a few hundred
+ * (heaps of every depth, the last parent with any number of children):
+ * after every step osev_get_deadline() gives the model's earliest
+ * deadline, and every pass fires exactly the model's due timers in
+ * (deadline, arming) order.  Catches a heap slot whose cached deadline
+ * or index went stale.
+ */
+#define MIX_SLOTS 400
+#define MIX_STEPS 20000
+
+struct mix {
+    osev_timer *t;
+    osev_time deadline; /* INFINITY: disarmed */
+    uint64_t armed;
+    bool live;
+};
+
+static struct mix mix[MIX_SLOTS];
+static int mix_log[MIX_SLOTS], nmix_log;
+
+static void mix_cb(osev_timer *t, osev_time now, void *arg)
+{
+    struct mix *m = arg;
+
+    ck_assert_ptr_eq(m->t, t);
+    ck_assert_int_le(m->deadline, now);
+    ck_assert_int_lt(nmix_log, MIX_SLOTS);
+    mix_log[nmix_log++] = (int)(m - mix);
+}
+
+static int mix_cmp(const void *pa, const void *pb)
+{
+    const struct mix *a = &mix[*(const int *)pa];
+    const struct mix *b = &mix[*(const int *)pb];
+
+    if (a->deadline != b->deadline)
+        return a->deadline < b->deadline ? -1 : 1;
+    return a->armed < b->armed ? -1 : a->armed > b->armed;
+}
+
+static osev_time mix_deadline(osev_time now)
+{
+    unsigned r = rnd(10);
+
+    if (r == 0)
+        return OSEV_TIME_INFINITY;
+    if (r == 1)
+        return now - (osev_time)rnd(5); /* due at the next pass */
+    if (r < 5)
+        return now + 1 + (osev_time)rnd(8); /* ties */
+    return now + 1 + (osev_time)rnd(3000);
+}
+
+START_TEST(heap_matches_model)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    osev_time now = 10;
+    int due[MIX_SLOTS];
+
+    rng_state = 0x5eed0000u + (uint64_t)_i;
+    arm_seq = 0;
+    memset(mix, 0, sizeof mix);
+    for (int step = 0; step < MIX_STEPS; step++) {
+        struct mix *m = &mix[rnd(MIX_SLOTS)];
+        unsigned what = rnd(20);
+        bool grow = (step / 2500) % 2 == 0;
+        osev_time earliest = OSEV_TIME_INFINITY;
+
+        if (what < 2) {
+            int ndue = 0;
+
+            now += (osev_time)rnd(400);
+            for (int i = 0; i < MIX_SLOTS; i++)
+                if (mix[i].live && mix[i].deadline <= now)
+                    due[ndue++] = i;
+            qsort(due, (size_t)ndue, sizeof *due, mix_cmp);
+            nmix_log = 0;
+            pull_at(ctx, now);
+            ck_assert_int_eq(nmix_log, ndue);
+            for (int k = 0; k < ndue; k++) {
+                ck_assert_int_eq(mix_log[k], due[k]);
+                mix[due[k]].deadline = OSEV_TIME_INFINITY; /* one-shot */
+            }
+        } else if (!m->live) {
+            if (grow || rnd(3) == 0) {
+                m->deadline = mix_deadline(now);
+                m->armed = arm_seq++;
+                m->live = true;
+                ck_assert_osev_ok(osev_timer_add(ctx, m->deadline, mix_cb, m,
+                                                 &m->t));
+            }
+        } else if (what < (grow ? 5u : 12u)) {
+            osev_timer_remove(m->t);
+            m->live = false;
+        } else {
+            m->deadline = mix_deadline(now);
+            m->armed = arm_seq++;
+            ck_assert_osev_ok(osev_timer_set(m->t, m->deadline));
+        }
+        for (int i = 0; i < MIX_SLOTS; i++)
+            if (mix[i].live && mix[i].deadline < earliest)
+                earliest = mix[i].deadline;
+        ck_assert_int_eq(get_deadline(ctx), earliest);
+    }
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 /* ---- time ---- */
 
 START_TEST(time_helpers_saturate)
@@ -973,6 +1084,7 @@ static Suite *timer_suite(void)
     tc = tcase_create("heap");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, many_timers_heap_order, 0, 8);
+    tcase_add_loop_test(tc, heap_matches_model, 0, 4);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("time");
