@@ -11,8 +11,12 @@
  * (bench/run: one repetition) each phase is dumped as "phase".
  * Every repetition checks that exactly E callbacks ran, each with a byte
  * to read, and that every pair is empty afterwards; otherwise it fails.
+ * With BUDGET_MS, a first, unreported repetition of a few events (2A, at
+ * least 100) estimates the cost per event, and where E of them would
+ * take over 3 BUDGET_MS, E is lowered to what takes BUDGET_MS (never
+ * below that first repetition's count): the printed E is the one used.
  *
- * usage: pp-<loop> MODE N A E [REPS]     (exit 77: not enough fds)
+ * usage: pp-<loop> MODE N A E [REPS [BUDGET_MS]]  (exit 77: too few fds)
  *        pp-<loop> --list                (the modes it has)
  */
 #define _GNU_SOURCE
@@ -142,6 +146,7 @@ int main(int argc, char **argv)
     const struct pp_mode *m = pp_modes;
     double *ns;
     int reps;
+    long budget_ms;
 
     if (argc == 2 && strcmp(argv[1], "--list") == 0) {
         for (; m->name; m++)
@@ -158,8 +163,9 @@ int main(int argc, char **argv)
     pp_a = atoi(argv[3]);
     pp_e = atol(argv[4]);
     reps = argc > 5 ? atoi(argv[5]) : 1;
+    budget_ms = argc > 6 ? atol(argv[6]) : 0;
     if (!m->name || pp_n < 1 || pp_a < 1 || pp_a > pp_n || pp_e < pp_a ||
-        reps < 1) {
+        reps < 1 || budget_ms < 0) {
         fprintf(stderr, "%s: unknown mode or bad N A E REPS\n", argv[0]);
         return 2;
     }
@@ -168,6 +174,17 @@ int main(int argc, char **argv)
     ns = calloc((size_t)reps, sizeof *ns);
     if (!ns)
         pp_fail("calloc");
+    if (budget_ms > 0) {
+        long e = pp_e, ecal = 2L * pp_a < 100 ? 100 : 2L * pp_a;
+        double per;
+
+        pp_e = ecal < e ? ecal : e;
+        per = run(m);
+        /* 3x: the estimate is rough (few events, a cold start) */
+        if ((double)e * per > 3.0 * (double)budget_ms * 1e6)
+            e = (long)((double)budget_ms * 1e6 / per);
+        pp_e = e < pp_e ? pp_e : e;
+    }
     for (int r = 0; r < reps; r++)
         ns[r] = run(m);
     qsort(ns, (size_t)reps, sizeof *ns, cmp_double);
