@@ -48,4 +48,5 @@ dist_man3_MANS += \
 	docs/man/osevent.3
 
 TESTS += docs/man-lint.sh
-EXTRA_DIST += docs/man-lint.sh docs/guide.md docs/design.md docs/threads.md
+EXTRA_DIST += docs/man-lint.sh docs/guide.md docs/design.md docs/threads.md \
+	docs/performance.md docs/performance-ir.png
