@@ -115,33 +115,12 @@ int osev__copy_struct(void *dst, size_t dst_size, const void *src,
 
 /* ---- lock and state ---- */
 
-/*
- * Whether a dispatch may not start now: a pass is running (the caller is
- * one of its callbacks, or another thread) or another thread waits in the
- * backend.  One dispatcher at a time; several waiters come later.
- */
-bool osev__busy(const osev_ctx *ctx)
-{
-    return ctx->dispatching || ctx->in_wait;
-}
-
 /* Whether the caller is a callback of this context's running pass. */
 bool osev__in_own_callback(const osev_ctx *ctx)
 {
     return ctx->dispatching &&
            ((ctx->flags & OSEV_CTX_SINGLE_THREAD) ||
             pthread_equal(ctx->dispatcher, pthread_self()));
-}
-
-/* Work that makes the next wait return at once.  A requested loop exit
- * is not: osev_loop_run() looks for it after every turn, and counting it
- * would make a pull loop spin when nobody runs osev_loop_run(). */
-bool osev__work_pending(const osev_ctx *ctx)
-{
-    return !osev__list_empty(&ctx->deferred) ||
-           !osev__list_empty(&ctx->sched) ||
-           !osev__list_empty(&ctx->ev_occur) ||
-           !osev__list_empty(&ctx->ready);
 }
 
 osev_time osev__next_deadline(const osev_ctx *ctx)

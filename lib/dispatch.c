@@ -148,7 +148,7 @@ static int run_fd_batch(osev_ctx *ctx, osev_fd **batch, int n)
     return ran;
 }
 
-static int run_ready_fds(osev_ctx *ctx)
+static int run_ready_fds(osev_ctx *ctx, osev_fd *first)
 {
     osev_fd *batch[FD_BATCH];
     struct osev__list *l;
@@ -156,6 +156,11 @@ static int run_ready_fds(osev_ctx *ctx)
 
     while (!ctx->free_requested) {
         int n = 0;
+
+        if (first) {
+            batch[n++] = first;
+            first = NULL;
+        }
 
         while (n < FD_BATCH && (l = osev__list_pop(&ctx->ready)) != NULL)
             batch[n++] = osev__container_of(l, osev_fd, ready_link);
@@ -256,7 +261,8 @@ static bool pass_idle(const osev_ctx *ctx)
 /* The pass proper, for osev__run_pass() once it is known to have work:
  * kept out of line, so an idle pass does not pay for its frame. */
 static __attribute__((noinline)) int run_pass_full(osev_ctx *ctx,
-                                                   osev_time now, bool due)
+                                                   osev_time now, bool due,
+                                                   osev_fd *first)
 {
     struct queued q;
     bool have_queued;
@@ -267,8 +273,8 @@ static __attribute__((noinline)) int run_pass_full(osev_ctx *ctx,
         osev__timers_collect_due(ctx, now);
     have_queued = queued_take(ctx, &q);
 
-    if (!osev__list_empty(&ctx->ready) || osev__ep_found_left(ctx))
-        ran = run_ready_fds(ctx);
+    if (first || !osev__list_empty(&ctx->ready) || osev__ep_found_left(ctx))
+        ran = run_ready_fds(ctx, first);
     if (!osev__list_empty(&ctx->due))
         ran += run_due_timers(ctx, now);
     if (have_queued)
@@ -296,7 +302,54 @@ int osev__run_pass(osev_ctx *ctx, osev_time now)
     }
     if (!due && pass_idle(ctx))
         return 0;
-    return run_pass_full(ctx, now, due);
+    return run_pass_full(ctx, now, due, NULL);
+}
+
+/*
+ * The pass for one reported fd in push mode (hooks.c): @w, already marked
+ * and out of the ready list's way (osev__mark_fd_one()), or NULL when the
+ * fd's watches were marked the general way.  When @w is all there is to
+ * run, it is called here, without the general pass's batches and queues;
+ * what its callback leaves (work queued, removals) is handled as at the
+ * end of any pass.  Called locked; returns as osev__run_pass().
+ */
+int osev__run_one(osev_ctx *ctx, osev_fd *w)
+{
+    osev_time earliest = osev__timers_earliest(ctx);
+    osev_time now = 0;
+    short revents;
+    int ran;
+
+    if (earliest != OSEV_TIME_INFINITY) {
+        now = osev_now();
+        if (earliest <= now)
+            return run_pass_full(ctx, now, true, w);
+    }
+    if (!w)
+        return pass_idle(ctx) ? 0 : run_pass_full(ctx, now, false, NULL);
+    if (!pass_idle(ctx))
+        return run_pass_full(ctx, now, false, w);
+
+    callbacks_begin(ctx);
+    osev__unlock(ctx);
+    revents = __atomic_exchange_n(&w->pending, 0, __ATOMIC_ACQ_REL);
+    ran = revents && !w->internal;
+    if (revents)
+        w->cb(w, w->fd, revents, w->s.arg);
+    osev__lock(ctx);
+    /* Marked meanwhile (a report from inside the callback, or from
+     * another thread): the fd stage of a pass runs until none is left. */
+    if (!ctx->free_requested && !osev__list_empty(&ctx->ready))
+        ran += run_ready_fds(ctx, NULL);
+
+    if (!ctx->free_requested && !osev__list_empty(&ctx->ended))
+        osev__release_all(ctx);
+    if (ctx->free_requested) {
+        osev__ctx_destroy(ctx);
+        return -ESTALE;
+    }
+    callbacks_end(ctx);
+    return ran;
 }
 
 OSEV_EXPORT int osev_defer(osev_ctx *ctx, void (*fn)(osev_ctx *, void *arg),

@@ -23,7 +23,10 @@
 #define TOK_IDX_MASK (((uintptr_t)1 << TOK_IDX_BITS) - 1)
 #define TOK_NONE UINT32_MAX
 
-static _Thread_local int hook_depth;
+/* initial-exec: one %fs-relative access on every osev_occurred_*(), not
+ * a __tls_get_addr() call; an int fits the static TLS glibc keeps for
+ * libraries loaded later too. */
+static _Thread_local int hook_depth __attribute__((tls_model("initial-exec")));
 
 /* Run @stmt, a call of one of the application's hooks, marked as such. */
 #define IN_HOOK(stmt)                                                        \
@@ -300,7 +303,15 @@ int osev__hook_timeout_lower(osev_ctx *ctx, osev_time deadline)
  */
 void osev__hooks_after_pass(osev_ctx *ctx)
 {
-    if (!ctx->push.on)
+    const struct osev__push *p = &ctx->push;
+
+    if (!p->on)
+        return;
+    /* The common case: the registration holds the earliest deadline
+     * already, and nothing is left to do. */
+    if (!p->tmo_fired && !osev__work_pending(ctx) &&
+        (p->tmo_on ? p->tmo_deadline == osev__timers_earliest(ctx)
+                   : osev__timers_earliest(ctx) == OSEV_TIME_INFINITY))
         return;
     /* A failure leaves tmo_fired or the old deadline set, so the next
      * sync tries again; the wakeup makes that happen soon. */
@@ -465,7 +476,15 @@ OSEV_EXPORT void osev_occurred_fd(osev_ctx *ctx, void *for_osev, int fd,
         return;
     }
     /* Every watch that exists now takes part: the token already proved
-     * the fd is the one registered. */
+     * the fd is the one registered.  The common case, one watch on the
+     * fd and no pass running, goes to the pass directly. */
+    if (!osev__busy(ctx)) {
+        osev_fd *w = osev__mark_fd_one(ctx, fd, revents, ++ctx->epoch);
+
+        if (osev__run_one(ctx, w) != -ESTALE)
+            osev__unlock(ctx);
+        return;
+    }
     osev__mark_fd(ctx, fd, revents, ++ctx->epoch);
     dispatch_now(ctx);
 }

@@ -256,16 +256,41 @@ static inline void osev__unlock(osev_ctx *ctx)
         pthread_mutex_unlock(&ctx->mutex);
 }
 
+/*
+ * Whether a dispatch may not start now: a pass is running (the caller is
+ * one of its callbacks, or another thread) or another thread waits in the
+ * backend.  One dispatcher at a time; several waiters come later.
+ */
+static inline bool osev__busy(const osev_ctx *ctx)
+{
+    return ctx->dispatching || ctx->in_wait;
+}
+
+/* Work that makes the next wait return at once.  A requested loop exit
+ * is not: osev_loop_run() looks for it after every turn, and counting it
+ * would make a pull loop spin when nobody runs osev_loop_run(). */
+static inline bool osev__work_pending(const osev_ctx *ctx)
+{
+    return !osev__list_empty(&ctx->deferred) ||
+           !osev__list_empty(&ctx->sched) ||
+           !osev__list_empty(&ctx->ev_occur) ||
+           !osev__list_empty(&ctx->ready);
+}
+
+/* The earliest armed timer's deadline, OSEV_TIME_INFINITY for none. */
+static inline osev_time osev__timers_earliest(const osev_ctx *ctx)
+{
+    return ctx->nheap ? ctx->heap[0].at : OSEV_TIME_INFINITY;
+}
+
 /* ctx.c */
 void *osev__alloc(osev_ctx *ctx, size_t size);
 void *osev__realloc_array(osev_ctx *ctx, void *ptr, size_t n, size_t size);
 void osev__free(osev_ctx *ctx, void *ptr);
-bool osev__busy(const osev_ctx *ctx);
 bool osev__in_own_callback(const osev_ctx *ctx);
 int osev__copy_struct(void *dst, size_t dst_size, const void *src,
                       size_t src_size, size_t min_size);
 void osev__kick(osev_ctx *ctx);
-bool osev__work_pending(const osev_ctx *ctx);
 osev_time osev__next_deadline(const osev_ctx *ctx);
 
 /* fdwatch.c */
@@ -280,10 +305,10 @@ int osev__fd_add_internal(osev_ctx *ctx, int fd, osev_fd_cb *cb, void *arg,
 /* timer.c */
 void osev__timers_collect_due(osev_ctx *ctx, osev_time now);
 void osev__timers_end_all(osev_ctx *ctx);
-osev_time osev__timers_earliest(const osev_ctx *ctx);
 
 /* dispatch.c */
 int osev__run_pass(osev_ctx *ctx, osev_time now);
+int osev__run_one(osev_ctx *ctx, osev_fd *w);
 int osev__release_ended(osev_ctx *ctx);
 void osev__release_all(osev_ctx *ctx);
 void osev__source_init(struct osev__source *s, osev_ctx *ctx, void *arg,

@@ -129,11 +129,6 @@ static void timer_arm(osev_ctx *ctx, osev_timer *t, osev_time deadline)
         osev__kick(ctx);
 }
 
-osev_time osev__timers_earliest(const osev_ctx *ctx)
-{
-    return ctx->nheap ? ctx->heap[0].at : OSEV_TIME_INFINITY;
-}
-
 /* Move every timer due at @now to ctx->due, in firing order, before any
  * runs: a callback that arms timers cannot starve the pass. */
 void osev__timers_collect_due(osev_ctx *ctx, osev_time now)
