@@ -42,8 +42,11 @@ static void set_special(osev_ctx *ctx, struct osev__fdent *ent,
 }
 
 /* Called before the fd table commits @mask; a failure changes nothing,
- * and a shrink never fails. */
-int osev__ep_update(osev_ctx *ctx, struct osev__fdent *ent, short mask)
+ * and a shrink never fails.  @check_fd: the fd was not checked before
+ * (osev_fd_add()), so a kernel that says it is not open (EBADF) fails the
+ * call instead of making the fd report POLLNVAL. */
+int osev__ep_update(osev_ctx *ctx, struct osev__fdent *ent, short mask,
+                    bool check_fd)
 {
     struct epoll_event ev = { .events = to_epoll(mask), .data.fd = ent->fd };
     int op, r;
@@ -69,6 +72,8 @@ int osev__ep_update(osev_ctx *ctx, struct osev__fdent *ent, short mask)
     if (r < 0 && errno == EEXIST && op == EPOLL_CTL_ADD)
         r = epoll_ctl(ctx->ep.epfd, EPOLL_CTL_MOD, ent->fd, &ev);
     if (r < 0) {
+        if (errno == EBADF && check_fd)
+            return -EBADF;
         if (errno == ENOMEM || errno == ENOSPC) {
             /* The system's limits, not this fd: the caller hears it.  A
              * shrink may stay wider (spurious events are filtered). */
@@ -103,7 +108,7 @@ int osev__ep_open(osev_ctx *ctx)
     for (int i = 0; i < ctx->npfd; i++) {
         struct osev__fdent *ent = ctx->fdtab[ctx->pfd[i].fd];
 
-        r = osev__ep_update(ctx, ent, ent->mask);
+        r = osev__ep_update(ctx, ent, ent->mask, false);
         if (r < 0) {
             osev__ep_close(ctx);
             return r;

@@ -27,7 +27,8 @@ extern const struct osev__backend osev__backend_poll;
 
 /* backend-epoll.c: the epoll set, made on first need. */
 int osev__ep_open(osev_ctx *ctx);
-int osev__ep_update(osev_ctx *ctx, struct osev__fdent *ent, short mask);
+int osev__ep_update(osev_ctx *ctx, struct osev__fdent *ent, short mask,
+                    bool check_fd);
 int osev__ep_open_timerfd(osev_ctx *ctx);
 void osev__ep_arm_timerfd(osev_ctx *ctx, osev_time deadline);
 void osev__ep_close(osev_ctx *ctx);

@@ -101,9 +101,11 @@ static void slot_remove(osev_ctx *ctx, struct osev__fdent *ent)
 /*
  * Give @ent a new merged mask, keeping the pollfd array, the application's
  * hooks and the epoll set in step.  Fails only when growing (memory, a
- * hook or epoll refusing), and then changes nothing.
+ * hook or epoll refusing, or @check_fd and the fd is not open: see
+ * osev__ep_update()), and then changes nothing.
  */
-static int fdent_set_mask(osev_ctx *ctx, struct osev__fdent *ent, short mask)
+static int fdent_set_mask(osev_ctx *ctx, struct osev__fdent *ent, short mask,
+                          bool check_fd)
 {
     int r;
 
@@ -117,7 +119,7 @@ static int fdent_set_mask(osev_ctx *ctx, struct osev__fdent *ent, short mask)
     r = osev__hook_fd_update(ctx, ent, mask);
     if (r < 0)
         return r;
-    r = osev__ep_update(ctx, ent, mask);
+    r = osev__ep_update(ctx, ent, mask, check_fd);
     if (r < 0) {
         osev__hook_fd_update(ctx, ent, ent->mask); /* a shrink: cannot fail */
         return r;
@@ -146,7 +148,7 @@ static short fdent_union(const struct osev__fdent *ent)
  * shrink, so this cannot fail; the fdent goes with its last watch. */
 static void fdent_shrink(osev_ctx *ctx, struct osev__fdent *ent)
 {
-    int r = fdent_set_mask(ctx, ent, fdent_union(ent));
+    int r = fdent_set_mask(ctx, ent, fdent_union(ent), false);
 
     assert(r == 0);
     (void)r;
@@ -156,8 +158,8 @@ static void fdent_shrink(osev_ctx *ctx, struct osev__fdent *ent)
     }
 }
 
-static int fd_add_locked(osev_ctx *ctx, int fd, short events, osev_fd_cb *cb,
-                         void *arg, osev_fd **w_out)
+static int fd_add_locked(osev_ctx *ctx, int fd, short events, bool check_fd,
+                         osev_fd_cb *cb, void *arg, osev_fd **w_out)
 {
     struct osev__fdent *ent;
     bool new_ent = false;
@@ -184,7 +186,7 @@ static int fd_add_locked(osev_ctx *ctx, int fd, short events, osev_fd_cb *cb,
         ent->slot = -1;
         new_ent = true;
     }
-    r = fdent_set_mask(ctx, ent, ent->mask | events);
+    r = fdent_set_mask(ctx, ent, ent->mask | events, check_fd);
     if (r < 0) {
         if (new_ent)
             osev__free(ctx, ent);
@@ -224,24 +226,49 @@ int osev__fd_add_internal(osev_ctx *ctx, int fd, osev_fd_cb *cb, void *arg,
     int r;
 
     osev__claim_fd(ctx, fd);
-    r = fd_add_locked(ctx, fd, POLLIN, cb, arg, w_out);
+    r = fd_add_locked(ctx, fd, POLLIN, false, cb, arg, w_out);
 
     if (r == 0)
         (*w_out)->internal = true;
     return r;
 }
 
+/*
+ * Whether adding a watch for @events on @fd makes an epoll_ctl() that
+ * tells whether @fd is open: the set exists, it holds the fd normally
+ * (or not yet), and the merged mask grows.  Not in push mode, where the
+ * application's hook sees the fd first.
+ */
+static bool epoll_will_check(const osev_ctx *ctx, int fd, short events)
+{
+    const struct osev__fdent *ent = fdent_lookup(ctx, fd);
+
+    if (ctx->ep.epfd < 0 || ctx->push.on)
+        return false;
+    if (!ent)
+        return events != 0;
+    return (ent->ep_state == OSEV__EP_NONE || ent->ep_state == OSEV__EP_IN) &&
+           (events & ~ent->mask) != 0;
+}
+
 OSEV_EXPORT int osev_fd_add(osev_ctx *ctx, int fd, short events,
                             osev_fd_cb *cb, void *arg, osev_fd **w_out)
 {
+    bool check_by_epoll;
     int r;
 
     if (!ctx || !cb || !w_out || (events & ~OSEV__REQUESTABLE))
         return -EINVAL;
-    if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+    if (fd < 0)
         return -EBADF;
     osev__lock(ctx);
-    r = fd_add_locked(ctx, fd, events, cb, arg, w_out);
+    /* One syscall at most: where the epoll set is about to take the fd,
+     * its EBADF is the check; anywhere else fcntl(2) is. */
+    check_by_epoll = epoll_will_check(ctx, fd, events);
+    if (!check_by_epoll && fcntl(fd, F_GETFD) < 0)
+        r = -EBADF;
+    else
+        r = fd_add_locked(ctx, fd, events, check_by_epoll, cb, arg, w_out);
     if (r == 0)
         osev__kick(ctx);
     osev__unlock(ctx);
@@ -264,7 +291,8 @@ OSEV_EXPORT int osev_fd_modify(osev_fd *w, short events)
     }
     old = w->events;
     w->events = events;
-    r = fdent_set_mask(ctx, ctx->fdtab[w->fd], fdent_union(ctx->fdtab[w->fd]));
+    r = fdent_set_mask(ctx, ctx->fdtab[w->fd], fdent_union(ctx->fdtab[w->fd]),
+                       false);
     if (r < 0) {
         w->events = old;
         goto out;
@@ -414,7 +442,7 @@ int osev__fd_add_locked(osev_ctx *ctx, int fd, short events, osev_fd_cb *cb,
                         void *arg, osev_fd **w_out)
 {
     osev__claim_fd(ctx, fd);
-    return fd_add_locked(ctx, fd, events, cb, arg, w_out);
+    return fd_add_locked(ctx, fd, events, false, cb, arg, w_out);
 }
 
 void osev__fd_remove_locked(osev_fd *w)

@@ -116,12 +116,17 @@ START_TEST(bad_fds_and_bits)
     const short bad_bits[] = { POLLHUP, POLLERR, POLLNVAL, 0x4000,
                                POLLIN | POLLHUP };
 
+    /* _i == 1: with the epoll set made (then its EBADF is the check). */
+    if (_i)
+        ck_assert_int_ge(osev_get_fd(ctx), 0);
     tu_pipe(p);
     closed = dup(p[0]);
     close(closed);
     ck_assert_osev_err(osev_fd_add(ctx, -1, POLLIN, count_fd, NULL, &bad),
                        -EBADF);
     ck_assert_osev_err(osev_fd_add(ctx, closed, POLLIN, count_fd, NULL, &bad),
+                       -EBADF);
+    ck_assert_osev_err(osev_fd_add(ctx, closed, 0, count_fd, NULL, &bad),
                        -EBADF);
     for (size_t i = 0; i < sizeof bad_bits / sizeof bad_bits[0]; i++)
         ck_assert_osev_err(osev_fd_add(ctx, p[0], bad_bits[i], count_fd,
@@ -446,7 +451,7 @@ static Suite *errors_suite(void)
 
     tcase_add_test(args, null_context_and_handles);
     tcase_add_test(args, null_out_params);
-    tcase_add_test(args, bad_fds_and_bits);
+    tcase_add_loop_test(args, bad_fds_and_bits, 0, 2);
     tcase_add_test(args, bad_pull_arguments);
     tcase_add_test(args, deadlines);
     tcase_add_test(args, context_options);
