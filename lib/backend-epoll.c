@@ -26,11 +26,6 @@ static uint32_t to_epoll(short mask)
     return (uint32_t)mask & (EPOLLIN | EPOLLOUT | EPOLLPRI);
 }
 
-static short from_epoll(uint32_t ev)
-{
-    return (short)(ev & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLERR | EPOLLHUP));
-}
-
 static void set_special(osev_ctx *ctx, struct osev__fdent *ent,
                         enum osev__ep_state state)
 {
@@ -238,33 +233,6 @@ static int epoll_wait_and_mark(osev_ctx *ctx, int timeout_ms)
     if (ctx->ep.nspecial)
         mark_special(ctx, round.epoch);
     return 0;
-}
-
-/*
- * Take up to @max watches from what the last wait found, for the pass to
- * call (dispatch.c): the common watch, alone on its fd, goes straight
- * into @batch with its bits marked; the rest are marked on ctx->ready.
- * Called locked, from the pass that follows the wait.
- */
-int osev__ep_take_found(osev_ctx *ctx, osev_fd **batch, int max)
-{
-    struct osev__epoll *ep = &ctx->ep;
-    int n = 0;
-
-    while (n < max && ep->found_next < ep->found_n) {
-        const struct epoll_event *e = &ep->evbuf[ep->found_next++];
-        osev_fd *w;
-
-        /* The timerfd only makes the aggregate fd readable; the pass
-         * finds due timers itself and re-arming clears the expiry. */
-        if (e->data.fd == ep->tfd)
-            continue;
-        w = osev__mark_fd_one(ctx, e->data.fd, from_epoll(e->events),
-                              ep->found_epoch);
-        if (w)
-            batch[n++] = w;
-    }
-    return n;
 }
 
 const struct osev__backend osev__backend_epoll = {

@@ -22,6 +22,12 @@ struct osev__backend {
     int (*wait)(osev_ctx *ctx, int timeout_ms);
 };
 
+/* On Linux the epoll bits we use are poll(2)'s: converting is masking. */
+static inline short osev__from_epoll(uint32_t ev)
+{
+    return (short)(ev & (POLLIN | POLLOUT | POLLPRI | POLLERR | POLLHUP));
+}
+
 extern const struct osev__backend osev__backend_epoll;
 extern const struct osev__backend osev__backend_poll;
 

@@ -136,14 +136,16 @@ static int run_fd_batch(osev_ctx *ctx, osev_fd **batch, int n)
 {
     int ran = 0;
 
-    for (int i = 0; i < n && !ctx->free_requested; i++) {
+    for (int i = 0; i < n; i++) {
         osev_fd *w = batch[i];
         short revents = __atomic_exchange_n(&w->pending, 0, __ATOMIC_ACQ_REL);
 
         if (!revents)
             continue;
-        w->cb(w, w->fd, revents, w->s.arg);
         ran += !w->internal;
+        w->cb(w, w->fd, revents, w->s.arg);
+        if (ctx->free_requested)
+            break;
     }
     return ran;
 }

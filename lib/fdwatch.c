@@ -14,6 +14,7 @@
 #include <assert.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 static struct osev__fdent *fdent_lookup(const osev_ctx *ctx, int fd)
 {
@@ -408,12 +409,52 @@ void osev__mark_fd(osev_ctx *ctx, int fd, short revents, uint64_t epoch)
 }
 
 /*
- * The same, for a pass that runs what it takes at once (the epoll wait's
- * results, backend-epoll.c): when @fd has one watch and that watch takes
- * part, its bits are marked and it is returned for the caller's batch
- * instead of being queued on ctx->ready.  Anything else (no watch to
- * call, several watches, a POLLNVAL) goes the general way and returns
- * NULL.
+ * Take up to @max watches from what the last epoll wait found, for the
+ * pass to call (dispatch.c): a watch alone on its fd that takes part goes
+ * straight into @batch with its bits marked; an fd with several watches
+ * is marked the general way, on ctx->ready.  Called locked, from the pass
+ * that follows the wait; the loop keeps what it reads often in registers,
+ * since it runs once per ready fd.
+ */
+int osev__ep_take_found(osev_ctx *ctx, osev_fd **batch, int max)
+{
+    struct osev__epoll *ep = &ctx->ep;
+    const struct epoll_event *evbuf = ep->evbuf;
+    struct osev__fdent *const *tab = ctx->fdtab;
+    unsigned len = (unsigned)ctx->fdtab_len;
+    uint64_t epoch = ep->found_epoch;
+    int i = ep->found_next, end = ep->found_n, tfd = ep->tfd, n = 0;
+
+    while (n < max && i < end) {
+        const struct epoll_event *e = &evbuf[i++];
+        int fd = e->data.fd;
+        short rev = osev__from_epoll(e->events), bits;
+        struct osev__fdent *ent;
+        osev_fd *w;
+
+        /* The timerfd only makes the aggregate fd readable; the pass
+         * finds due timers itself and re-arming clears the expiry. */
+        if ((unsigned)fd >= len || !(ent = tab[fd]) || fd == tfd)
+            continue;
+        if (ent->watches.next->next != &ent->watches) {
+            osev__mark_fd(ctx, fd, rev, epoch);
+            continue;
+        }
+        w = osev__container_of(ent->watches.next, osev_fd, fd_link);
+        bits = (short)((rev & w->events) | (rev & OSEV__UNREQUESTED));
+        if (w->born >= epoch || w->events == 0 || !bits)
+            continue;
+        __atomic_fetch_or(&w->pending, bits, __ATOMIC_RELEASE);
+        batch[n++] = w;
+    }
+    ep->found_next = i;
+    return n;
+}
+
+/*
+ * For push mode (hooks.c): mark @fd as osev__mark_fd() does, but when it
+ * has one watch that takes part, return that watch for the pass to call
+ * first instead of queueing it on ctx->ready; else NULL.
  */
 osev_fd *osev__mark_fd_one(osev_ctx *ctx, int fd, short revents,
                            uint64_t epoch)

@@ -341,7 +341,7 @@ struct osev__hooks_release {
 };
 struct osev__hooks_release osev__hooks_unset(osev_ctx *ctx);
 
-/* backend-epoll.c: hand the pass what the last wait found */
+/* fdwatch.c: the pass takes what the last epoll wait found */
 int osev__ep_take_found(osev_ctx *ctx, osev_fd **batch, int max);
 
 static inline bool osev__ep_found_left(const osev_ctx *ctx)
