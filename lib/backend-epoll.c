@@ -187,9 +187,16 @@ static void mark_special(osev_ctx *ctx, uint64_t epoch)
     }
 }
 
+/* Room for one wait's results: every fd, between 8 and 1024 (more are
+ * taken by the next wait). */
+static int ep_want(const osev_ctx *ctx)
+{
+    return ctx->npfd < 8 ? 8 : ctx->npfd > 1024 ? 1024 : ctx->npfd;
+}
+
 static int ep_reserve(osev_ctx *ctx)
 {
-    int want = ctx->npfd < 8 ? 8 : ctx->npfd > 1024 ? 1024 : ctx->npfd;
+    int want = ep_want(ctx);
     struct epoll_event *buf;
 
     if (want <= ctx->ep.evcap)
@@ -204,34 +211,42 @@ static int ep_reserve(osev_ctx *ctx)
 
 static int epoll_wait_and_mark(osev_ctx *ctx, int timeout_ms)
 {
-    struct osev__round round = { 0 };
+    uint64_t epoch;
     int n, err, r;
 
-    r = osev__ep_open(ctx);
-    if (r == 0)
-        r = ep_reserve(ctx);
-    if (r < 0)
-        return r;
+    if (ctx->ep.epfd < 0 || ctx->ep.evcap < ep_want(ctx)) {
+        r = osev__ep_open(ctx);
+        if (r == 0)
+            r = ep_reserve(ctx);
+        if (r < 0)
+            return r;
+    }
     /* Opening the set may have found work (osev__claim_fd()). */
     if (ctx->ep.nspecial || !osev__list_empty(&ctx->ready))
         timeout_ms = 0;
-    osev__round_start(ctx, &round);
+    epoch = ++ctx->epoch; /* a round of our own: see osev__round_start() */
 
-    ctx->in_wait = true;
-    osev__unlock(ctx);
-    n = epoll_wait(ctx->ep.epfd, ctx->ep.evbuf, ctx->ep.evcap, timeout_ms);
-    err = errno;
-    osev__lock(ctx);
-    ctx->in_wait = false;
+    if (timeout_ms == 0) {
+        /* It does not block: no need to let go of the lock. */
+        n = epoll_wait(ctx->ep.epfd, ctx->ep.evbuf, ctx->ep.evcap, 0);
+        err = errno;
+    } else {
+        ctx->in_wait = true;
+        osev__unlock(ctx);
+        n = epoll_wait(ctx->ep.epfd, ctx->ep.evbuf, ctx->ep.evcap, timeout_ms);
+        err = errno;
+        osev__lock(ctx);
+        ctx->in_wait = false;
+    }
 
     if (n < 0)
         return err == EINTR ? 0 : -err; /* the turn waits again */
     /* The pass that follows takes these (osev__ep_take_found()). */
     ctx->ep.found_next = 0;
     ctx->ep.found_n = n;
-    ctx->ep.found_epoch = round.epoch;
+    ctx->ep.found_epoch = epoch;
     if (ctx->ep.nspecial)
-        mark_special(ctx, round.epoch);
+        mark_special(ctx, epoch);
     return 0;
 }
 
