@@ -226,18 +226,15 @@ static int epoll_wait_and_mark(osev_ctx *ctx, int timeout_ms)
         timeout_ms = 0;
     epoch = ++ctx->epoch; /* a round of our own: see osev__round_start() */
 
-    if (timeout_ms == 0) {
-        /* It does not block: no need to let go of the lock. */
-        n = epoll_wait(ctx->ep.epfd, ctx->ep.evbuf, ctx->ep.evcap, 0);
-        err = errno;
-    } else {
-        ctx->in_wait = true;
-        osev__unlock(ctx);
-        n = epoll_wait(ctx->ep.epfd, ctx->ep.evbuf, ctx->ep.evcap, timeout_ms);
-        err = errno;
-        osev__lock(ctx);
-        ctx->in_wait = false;
-    }
+    /* Even a wait that does not block lets go of the lock: other threads
+     * (osev_schedule() callers) would otherwise queue on it for the
+     * length of the syscall. */
+    ctx->in_wait = true;
+    osev__unlock(ctx);
+    n = epoll_wait(ctx->ep.epfd, ctx->ep.evbuf, ctx->ep.evcap, timeout_ms);
+    err = errno;
+    osev__lock(ctx);
+    ctx->in_wait = false;
 
     if (n < 0)
         return err == EINTR ? 0 : -err; /* the turn waits again */

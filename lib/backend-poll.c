@@ -24,18 +24,12 @@ static int poll_wait(osev_ctx *ctx, int timeout_ms)
     memcpy(ctx->pbuf, ctx->pfd, (size_t)n * sizeof *ctx->pbuf);
     osev__round_start(ctx, &round);
 
-    if (timeout_ms == 0) {
-        /* It does not block: no need to let go of the lock. */
-        r = poll(ctx->pbuf, (nfds_t)n, 0);
-        err = errno;
-    } else {
-        ctx->in_wait = true;
-        osev__unlock(ctx);
-        r = poll(ctx->pbuf, (nfds_t)n, timeout_ms);
-        err = errno;
-        osev__lock(ctx);
-        ctx->in_wait = false;
-    }
+    ctx->in_wait = true;
+    osev__unlock(ctx);
+    r = poll(ctx->pbuf, (nfds_t)n, timeout_ms);
+    err = errno;
+    osev__lock(ctx);
+    ctx->in_wait = false;
 
     if (r < 0)
         return err == EINTR ? 0 : -err; /* the turn waits again */

@@ -5,8 +5,8 @@
  * timeout passes or the wakeup fd is written, and mark what is ready with
  * osev__mark_fd(), or (epoll) leave it for the pass that follows to take
  * (osev__ep_take_found()).  It is called with the context locked and
- * unlocks it while it blocks (a timeout of 0 does not block: the lock is
- * kept over the syscall).
+ * unlocks it while it waits, even for a timeout of 0: threads calling in
+ * meanwhile must not queue on the lock for the length of a syscall.
  *
  * The epoll set itself is not tied to the epoll backend: it also makes the
  * aggregate fd of osev_get_fd(), so backend-epoll.c keeps it in step with
