@@ -408,9 +408,10 @@ OSEV_EXPORT int osev_beforepoll(osev_ctx *ctx, int *nfds_io,
  * most recent osev_beforepoll(): ready fd callbacks, then due timers, then
  * deferred calls.  @nfds must be the number that call returned.  Entries
  * of watches removed since are ignored, watches added since never receive
- * these results, and an array that is not the one that call filled (another
- * count, another fd at any entry) gets no dispatch at all, whatever
- * changed in the registry since.  Not from a callback of @ctx (ignored).
+ * these results, and an array that is not the one that call filled
+ * (another count, or results at an entry for another fd than the one
+ * handed out there) gets no dispatch at all, whatever changed in the
+ * registry since.  Not from a callback of @ctx (ignored).
  */
 OSEV_EXPORT void osev_afterpoll(osev_ctx *ctx, int nfds,
                                 const struct pollfd *fds, osev_time now);
