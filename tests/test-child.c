@@ -1,6 +1,6 @@
 /*
- * test-child.c - child watches: API.md's "Signals and child processes",
- * second half.
+ * test-child.c - child watches: the header's "Signals and child
+ * processes" section, second half.
  *
  * Every test is a loop test over the two child paths and, for the SIGCHLD
  * path's sake, the two signal paths (bit 0 and bit 1 of _i):

@@ -1,5 +1,6 @@
 /*
- * test-event.c - typed events: every sentence of API.md's "Events".
+ * test-event.c - typed events: every sentence of the header's "Events"
+ * section.
  */
 #include "testutil.h"
 

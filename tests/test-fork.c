@@ -1,7 +1,7 @@
 /*
  * test-fork.c - a child of fork() frees a context it inherited, and the
- * parent, which keeps using it, notices nothing (API.md's issue item on
- * fork; the "Fork" note in osevent.h).
+ * parent, which keeps using it, notices nothing (the "Fork" note in
+ * osevent.h).
  *
  * The epoll set is shared between parent and child after fork(): if the
  * child's osev_ctx_free() took its fds out of the set one by one, they

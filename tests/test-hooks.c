@@ -1,8 +1,9 @@
 /*
  * test-hooks.c - push mode against a test double of a foreign loop: a
  * hooks implementation that records every call, can be told to fail, and
- * runs a small poll() loop over what it holds.  Every rule of API.md's
- * "Push" section, one by one.
+ * runs a small poll() loop over what it holds.  Every rule of the header's
+ * push-mode section (osev_set_hooks and the osev_occurred_* calls), one by
+ * one.
  */
 #include "testutil.h"
 

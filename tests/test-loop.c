@@ -1,6 +1,6 @@
 /*
- * test-loop.c - the built-in loop, the aggregate fd and wakeups: API.md's
- * "Own loop, aggregate fd" (the single-dispatcher part).  The suite runs
+ * test-loop.c - the built-in loop, the aggregate fd and wakeups: the
+ * header's built-in loop and aggregate fd (the single-dispatcher part).  The suite runs
  * under whichever backend the environment selects, and some tests make a
  * context of each backend explicitly.
  */

@@ -1,6 +1,6 @@
 /*
  * test-pull.c - the libxl beforepoll/afterpoll protocol: every sentence of
- * API.md's "Pull" section about poll(2).
+ * the header's pull-mode section about poll(2).
  */
 #include "testutil.h"
 

@@ -1,7 +1,7 @@
 /*
  * test-registry.c - fd watches, deferred calls and release: every
- * sentence of API.md's "The registry" about them, driven through
- * osev_dispatch(), osev_loop_once() and the pull API.
+ * sentence of the header's "The registry" sections about them, driven
+ * through osev_dispatch(), osev_loop_once() and the pull API.
  *
  * Many tests are loop tests over the way the context is driven (see
  * tu_drive()), so each rule is shown to hold whatever way the pass starts.

@@ -1,7 +1,7 @@
 /*
  * test-schedule.c - threads handing work to a context, and a context
- * noticing what other threads do to it: API.md's "Own loop, aggregate fd,
- * threads".
+ * noticing what other threads do to it: the header's osev_schedule and
+ * docs/threads.md.
  *
  *  - osev_schedule(): once, FIFO, on the dispatching thread, in every mode
  *    (pull, built-in loop, osev_event_wait, aggregate fd, push), one wakeup

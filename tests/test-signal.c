@@ -1,6 +1,6 @@
 /*
- * test-signal.c - signal watches: API.md's "Signals and child processes",
- * first half.
+ * test-signal.c - signal watches: the header's "Signals and child
+ * processes" section, first half.
  *
  * Every test is a loop test over the two signal paths, chosen through the
  * environment before the context adds its first signal watch:
