@@ -553,7 +553,7 @@ START_TEST(row_15_foreign_afterpoll_array)
     calls = 0;
     /* another count */
     osev_afterpoll(ctx, 1, fds, 0);
-    /* the same count, another fd at a position */
+    /* the same count, results at an entry for another fd */
     memcpy(other, fds, sizeof fds);
     other[0].fd = p[1];
     other[0].revents = POLLIN;
@@ -564,6 +564,18 @@ START_TEST(row_15_foreign_afterpoll_array)
     ck_assert_int_eq(poll(fds, (nfds_t)n, 0), 1);
     osev_afterpoll(ctx, n, fds, 0);
     ck_assert_int_eq(calls, 2);
+
+    /* An entry without results is not checked: it misdirects nothing. */
+    n = 4;
+    ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
+    tu_write_byte(p[1]);
+    ck_assert_int_eq(poll(fds, (nfds_t)n, 0), 1);
+    for (int i = 0; i < n; i++)
+        if (!fds[i].revents)
+            fds[i].fd = p[1];
+    calls = 0;
+    osev_afterpoll(ctx, n, fds, 0);
+    ck_assert_int_eq(calls, 1);
     osev_ctx_free(ctx);
     close(p[0]), close(p[1]);
 }
