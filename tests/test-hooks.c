@@ -414,6 +414,42 @@ START_TEST(work_left_by_a_pass_wakes_the_foreign_loop)
 }
 END_TEST
 
+/* A watch a pushed callback removes is released at the end of the pass
+ * that osev_occurred_fd() runs, before it returns: not left for a later
+ * pass the foreign loop would have to start. */
+static void remove_self_cb(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)revents;
+    tu_drain(fd);
+    (*(int *)arg)++;
+    osev_fd_remove(w);
+    ck_assert_int_eq(released, 0); /* never from inside the remove */
+}
+
+START_TEST(removal_from_a_pushed_callback_released_by_its_pass)
+{
+    int a[2], ran = 0;
+    osev_fd *w;
+    void *tok;
+
+    hooked_ctx();
+    tu_pipe(a);
+    ck_assert_osev_ok(osev_fd_add(F.ctx, a[0], POLLIN, remove_self_cb, &ran,
+                                  &w));
+    osev_fd_set_release(w, release_cb);
+    released = 0;
+    tok = reg_of(a[0])->tok;
+    tu_write_byte(a[1]);
+    osev_occurred_fd(F.ctx, tok, a[0], POLLIN, POLLIN);
+    ck_assert_int_eq(ran, 1);
+    ck_assert_int_eq(released, 1);
+    ck_assert_ptr_null(reg_of(a[0]));
+    osev_ctx_free(F.ctx);
+    ck_assert_int_eq(released, 1);
+    close(a[0]), close(a[1]);
+}
+END_TEST
+
 /* ---- stale and foreign reports ---- */
 
 START_TEST(stale_tokens_are_ignored)
@@ -926,6 +962,7 @@ static Suite *hooks_suite(void)
     tcase_add_test(shape, dispatch_through_the_foreign_loop);
     tcase_add_test(shape, pending_work_wakes_the_foreign_loop);
     tcase_add_test(shape, work_left_by_a_pass_wakes_the_foreign_loop);
+    tcase_add_test(shape, removal_from_a_pushed_callback_released_by_its_pass);
     tcase_add_test(stale, stale_tokens_are_ignored);
     tcase_add_test(stale, tokens_of_another_registration_are_ignored);
     tcase_add_test(stale, bits_for_an_old_mask_are_filtered);

@@ -472,6 +472,85 @@ START_TEST(removed_by_another_thread_mid_batch)
 }
 END_TEST
 
+/*
+ * A watch added by a callback takes no part in the results of the wait
+ * that started the pass, as a watch added after osev_beforepoll() takes
+ * none from its poll: it is first called in the next turn.  More fds are
+ * ready than one batch of the pass takes (64), so under epoll the pass
+ * takes the rest of the wait's results only after the first batch's
+ * callbacks ran: the first callback to run replaces every other watch
+ * (remove, then add again on the same fd), and none of the new watches
+ * may be called in this turn, whichever batch their fd was found in.
+ */
+#define MANY_READY 80
+
+struct late_rec {
+    osev_ctx *ctx;
+    int rd, wr;
+    osev_fd *w;
+    bool replaced;
+};
+
+static struct late_rec late_recs[MANY_READY];
+static int early_calls, late_calls;
+
+static void late_read(osev_fd *w, int fd, short revents, void *arg)
+{
+    (void)w, (void)revents, (void)arg;
+    tu_drain(fd);
+    late_calls++;
+}
+
+static void replace_others(osev_fd *w, int fd, short revents, void *arg)
+{
+    struct late_rec *self = arg;
+
+    (void)w, (void)revents;
+    tu_drain(fd);
+    if (early_calls++)
+        return;
+    for (int i = 0; i < MANY_READY; i++) {
+        struct late_rec *r = &late_recs[i];
+
+        if (r == self)
+            continue;
+        osev_fd_remove(r->w);
+        ck_assert_osev_ok(osev_fd_add(r->ctx, r->rd, POLLIN, late_read, r,
+                                      &r->w));
+        r->replaced = true;
+    }
+}
+
+START_TEST(watch_added_by_a_callback_waits_a_turn)
+{
+    osev_ctx *ctx = ctx_with(_i ? OSEV_CTX_BACKEND_POLL : 0);
+    int p[2];
+
+    early_calls = late_calls = 0;
+    for (int i = 0; i < MANY_READY; i++) {
+        struct late_rec *r = &late_recs[i];
+
+        tu_pipe(p);
+        *r = (struct late_rec){ .ctx = ctx, .rd = p[0], .wr = p[1] };
+        ck_assert_osev_ok(osev_fd_add(ctx, r->rd, POLLIN, replace_others, r,
+                                      &r->w));
+    }
+    for (int i = 0; i < MANY_READY; i++)
+        tu_write_byte(late_recs[i].wr);
+    ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND), 1);
+    ck_assert_int_eq(early_calls, 1);
+    ck_assert_int_eq(late_calls, 0);
+    /* The next turn: every new watch, its fd still readable. */
+    ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND),
+                     MANY_READY - 1);
+    ck_assert_int_eq(early_calls, 1);
+    ck_assert_int_eq(late_calls, MANY_READY - 1);
+    osev_ctx_free(ctx);
+    for (int i = 0; i < MANY_READY; i++)
+        close(late_recs[i].rd), close(late_recs[i].wr);
+}
+END_TEST
+
 static Suite *loop_suite(void)
 {
     Suite *s = suite_create("loop");
@@ -487,6 +566,7 @@ static Suite *loop_suite(void)
     tcase_add_test(loop, loop_once_from_callback_is_busy);
     tcase_add_loop_test(loop, ctx_freed_by_callback_in_loop_once, 0, 2);
     tcase_add_loop_test(loop, removed_by_another_thread_mid_batch, 0, 2);
+    tcase_add_loop_test(loop, watch_added_by_a_callback_waits_a_turn, 0, 2);
     tcase_add_loop_test(agg, aggregate_fd_timer_and_fd, 0, 2);
     tcase_add_loop_test(agg, aggregate_fd_past_deadline, 0, 2);
     tcase_add_test(agg, deadline_and_deferred);
