@@ -277,12 +277,13 @@ OSEV_EXPORT int osev_defer(osev_ctx *ctx, void (*fn)(osev_ctx *, void *arg),
 
 typedef struct osev_event {
     unsigned type;     /* 0..63: bit (1ULL << type) of a typemask */
-    uint64_t for_user; /* the subscriber's cookie, copied by the producer */
+    uint64_t for_user; /* the application's cookie for this event, copied
+                          by the producer from what the application gave it */
     void *data;        /* the payload, data_size bytes, freed with the
                           event; NULL when data_size was 0 */
 } osev_event;
 
-#define OSEV_EVENTMASK_ALL (~(uint64_t)0)
+#define OSEV_EVENTMASK_ALL UINT64_MAX
 #define OSEV_EVENT_TYPE_MAX 63u
 
 /*

@@ -24,9 +24,11 @@ OSEV_SUITES = \
 	tests/test-refusals \
 	tests/test-misuse
 
-TESTS += tests/symbols.sh
-EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c
-TESTS_ENVIRONMENT = top_builddir=$(top_builddir) top_srcdir=$(top_srcdir)
+TESTS += tests/symbols.sh tests/headers.sh
+EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c \
+	tests/headers.sh
+TESTS_ENVIRONMENT = top_builddir=$(top_builddir) top_srcdir=$(top_srcdir) \
+	CC="$(CC)"
 
 if HAVE_CHECK
 check_PROGRAMS += $(OSEV_SUITES)
