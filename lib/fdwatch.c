@@ -238,13 +238,15 @@ int osev__fd_add_internal(osev_ctx *ctx, int fd, osev_fd_cb *cb, void *arg,
  * Whether adding a watch for @events on @fd makes an epoll_ctl() that
  * tells whether @fd is open: the set exists, it holds the fd normally
  * (or not yet), and the merged mask grows.  Not in push mode, where the
- * application's hook sees the fd first.
+ * application's hook sees the fd first; nor for an fd past the fd table,
+ * which would be grown for it first (an fd number out of range must not
+ * cost an allocation before it is found not open).
  */
 static bool epoll_will_check(const osev_ctx *ctx, int fd, short events)
 {
     const struct osev__fdent *ent = fdent_lookup(ctx, fd);
 
-    if (ctx->ep.epfd < 0 || ctx->push.on)
+    if (ctx->ep.epfd < 0 || ctx->push.on || fd >= ctx->fdtab_len)
         return false;
     if (!ent)
         return events != 0;

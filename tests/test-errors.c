@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -108,6 +109,39 @@ START_TEST(null_out_params)
 }
 END_TEST
 
+/* An allocator that refuses any block of 64 KiB or more. */
+static void *small_realloc(void *user, void *ptr, size_t size)
+{
+    (void)user;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return size >= 65536 ? NULL : realloc(ptr, size);
+}
+
+/*
+ * An fd number far past any open fd is -EBADF, found before anything is
+ * allocated for it: the fd table, indexed by fd, would need 8 MiB for
+ * 1 << 20.  With the epoll set made (_i == 1), where epoll_ctl() is the
+ * check for fds the table already covers, as without it.
+ */
+START_TEST(huge_fd_refused_before_allocating)
+{
+    struct osev_ctx_opts o = { .size = sizeof o, .realloc_fn = small_realloc };
+    osev_ctx *ctx;
+    osev_fd *bad = NULL;
+
+    ck_assert_osev_ok(osev_ctx_new(&o, &ctx));
+    if (_i)
+        ck_assert_int_ge(osev_get_fd(ctx), 0);
+    ck_assert_osev_err(osev_fd_add(ctx, 1 << 20, POLLIN, count_fd, NULL, &bad),
+                       -EBADF);
+    ck_assert_ptr_null(bad);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(bad_fds_and_bits)
 {
     osev_ctx *ctx = tu_ctx_new();
@@ -127,6 +161,9 @@ START_TEST(bad_fds_and_bits)
     ck_assert_osev_err(osev_fd_add(ctx, closed, POLLIN, count_fd, NULL, &bad),
                        -EBADF);
     ck_assert_osev_err(osev_fd_add(ctx, closed, 0, count_fd, NULL, &bad),
+                       -EBADF);
+    /* Far past any open fd (see huge_fd_refused_before_allocating). */
+    ck_assert_osev_err(osev_fd_add(ctx, 1 << 20, POLLIN, count_fd, NULL, &bad),
                        -EBADF);
     for (size_t i = 0; i < sizeof bad_bits / sizeof bad_bits[0]; i++)
         ck_assert_osev_err(osev_fd_add(ctx, p[0], bad_bits[i], count_fd,
@@ -452,6 +489,7 @@ static Suite *errors_suite(void)
     tcase_add_test(args, null_context_and_handles);
     tcase_add_test(args, null_out_params);
     tcase_add_loop_test(args, bad_fds_and_bits, 0, 2);
+    tcase_add_loop_test(args, huge_fd_refused_before_allocating, 0, 2);
     tcase_add_test(args, bad_pull_arguments);
     tcase_add_test(args, deadlines);
     tcase_add_test(args, context_options);
