@@ -366,14 +366,33 @@ void osev__fds_end_all(osev_ctx *ctx)
 }
 
 /* Mark one watch of a ready fd; whether POLLNVAL muted it. */
-static inline bool mark_watch(osev_ctx *ctx, osev_fd *w, short revents,
-                              uint64_t epoch)
+/* Give @w its bits of @revents from a round of @epoch, if it takes part
+ * (it existed when the round started, is not muted, and asked for one of
+ * them, or they are unrequested ones); whether it did. */
+static inline bool watch_take(osev_fd *w, short revents, uint64_t epoch)
 {
     short bits = (short)((revents & w->events) | (revents & OSEV__UNREQUESTED));
 
     if (w->born >= epoch || w->events == 0 || !bits)
         return false;
     __atomic_fetch_or(&w->pending, bits, __ATOMIC_RELEASE);
+    return true;
+}
+
+/* The watch of @ent when it has exactly one, else NULL. */
+static inline osev_fd *lone_watch(const struct osev__fdent *ent)
+{
+    struct osev__list *n = ent->watches.next;
+
+    return n->next == &ent->watches ? osev__container_of(n, osev_fd, fd_link)
+                                    : NULL;
+}
+
+static inline bool mark_watch(osev_ctx *ctx, osev_fd *w, short revents,
+                              uint64_t epoch)
+{
+    if (!watch_take(w, revents, epoch))
+        return false;
     if (osev__list_empty(&w->ready_link))
         osev__list_append(&ctx->ready, &w->ready_link);
     if (!(revents & POLLNVAL))
@@ -391,19 +410,19 @@ static inline bool mark_watch(osev_ctx *ctx, osev_fd *w, short revents,
 void osev__mark_fd(osev_ctx *ctx, int fd, short revents, uint64_t epoch)
 {
     struct osev__fdent *ent = fdent_lookup(ctx, fd);
-    struct osev__list *n;
+    osev_fd *lone;
     bool muted = false;
 
     if (!ent)
         return;
-    n = ent->watches.next;
     /* The common case: one watch on the fd. */
-    if (n->next == &ent->watches && !(revents & POLLNVAL)) {
-        mark_watch(ctx, osev__container_of(n, osev_fd, fd_link), revents,
-                   epoch);
+    lone = lone_watch(ent);
+    if (lone && !(revents & POLLNVAL)) {
+        mark_watch(ctx, lone, revents, epoch);
         return;
     }
-    for (; n != &ent->watches; n = n->next)
+    for (struct osev__list *n = ent->watches.next; n != &ent->watches;
+         n = n->next)
         muted |= mark_watch(ctx, osev__container_of(n, osev_fd, fd_link),
                             revents, epoch);
     if (muted)
@@ -430,7 +449,7 @@ int osev__ep_take_found(osev_ctx *ctx, osev_fd **batch, int max)
     while (n < max && i < end) {
         const struct epoll_event *e = &evbuf[i++];
         int fd = e->data.fd;
-        short rev = osev__from_epoll(e->events), bits;
+        short rev = osev__from_epoll(e->events);
         struct osev__fdent *ent;
         osev_fd *w;
 
@@ -438,16 +457,11 @@ int osev__ep_take_found(osev_ctx *ctx, osev_fd **batch, int max)
          * finds due timers itself and re-arming clears the expiry. */
         if ((unsigned)fd >= len || !(ent = tab[fd]) || fd == tfd)
             continue;
-        if (ent->watches.next->next != &ent->watches) {
+        w = lone_watch(ent);
+        if (!w)
             osev__mark_fd(ctx, fd, rev, epoch);
-            continue;
-        }
-        w = osev__container_of(ent->watches.next, osev_fd, fd_link);
-        bits = (short)((rev & w->events) | (rev & OSEV__UNREQUESTED));
-        if (w->born >= epoch || w->events == 0 || !bits)
-            continue;
-        __atomic_fetch_or(&w->pending, bits, __ATOMIC_RELEASE);
-        batch[n++] = w;
+        else if (watch_take(w, rev, epoch))
+            batch[n++] = w;
     }
     ep->found_next = i;
     return n;
@@ -462,21 +476,13 @@ osev_fd *osev__mark_fd_one(osev_ctx *ctx, int fd, short revents,
                            uint64_t epoch)
 {
     struct osev__fdent *ent = fdent_lookup(ctx, fd);
-    osev_fd *w;
-    short bits;
+    osev_fd *w = ent ? lone_watch(ent) : NULL;
 
-    if (!ent)
-        return NULL;
-    if (ent->watches.next->next != &ent->watches || (revents & POLLNVAL)) {
+    if (!w || (revents & POLLNVAL)) {
         osev__mark_fd(ctx, fd, revents, epoch);
         return NULL;
     }
-    w = osev__container_of(ent->watches.next, osev_fd, fd_link);
-    bits = (short)((revents & w->events) | (revents & OSEV__UNREQUESTED));
-    if (w->born >= epoch || w->events == 0 || !bits)
-        return NULL;
-    __atomic_fetch_or(&w->pending, bits, __ATOMIC_RELEASE);
-    return w;
+    return watch_take(w, revents, epoch) ? w : NULL;
 }
 
 /* For the library's own fds (signal.c, child.c), called locked: a watch
