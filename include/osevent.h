@@ -287,6 +287,63 @@ typedef struct osev_event {
 #define OSEV_EVENT_TYPE_MAX 63u
 
 /*
+ * Event types by name: how several producers share one context.
+ *
+ * A library that posts events to its caller's context does not pick type
+ * numbers itself: it asks for them by name, and the context hands each
+ * new name a type no other name holds.  Names are the producer's,
+ * "library.event" by convention ("curl.done", "ares.result"); a name is
+ * registered once and keeps its type for the life of the context (a
+ * library that detaches and attaches again gets the same type back).
+ * The application looks the same names up to build its typemasks.
+ * New names take the highest free type (63 downward), so an application
+ * that numbers its own types from 0 meets them last; on a context shared
+ * with libraries it should claim those numbers with
+ * osev_event_type_reserve(), so no name is given them.
+ * Types run out after 64 names: osev_event_type_get() then returns
+ * -ENOSPC and the library falls back to what it offers besides events
+ * (a callback, a context of its own).
+ */
+
+/* The longest name, in bytes, without the terminating NUL. */
+#define OSEV_EVENT_TYPE_NAME_MAX 63u
+
+/*
+ * osev_event_type_get - the type registered on @ctx under @name,
+ * registering @name with the highest free type if it has none yet.  The
+ * name is copied.  Returns the type (0..63), -EINVAL (NULL ctx or name,
+ * an empty name, or one longer than OSEV_EVENT_TYPE_NAME_MAX bytes),
+ * -ENOSPC (every type has a name), -ENOMEM.  Any thread, any callback.
+ */
+OSEV_EXPORT int osev_event_type_get(osev_ctx *ctx, const char *name);
+
+/*
+ * osev_event_type_reserve - register @name as exactly @type on @ctx: how
+ * an application that numbers its own types keeps them from being handed
+ * to a library.  Returns 0 (registered now, or already so), -EEXIST
+ * (@type has another name, or @name another type), -EINVAL (as
+ * osev_event_type_get(), or @type > 63), -ENOMEM.  Any thread, any
+ * callback.
+ */
+OSEV_EXPORT int osev_event_type_reserve(osev_ctx *ctx, const char *name,
+                                        unsigned type);
+
+/*
+ * osev_event_type_find - the type registered on @ctx under @name, without
+ * registering it.  Returns the type (0..63), -ENOENT (no such name),
+ * -EINVAL (NULL ctx or name).  Any thread, any callback.
+ */
+OSEV_EXPORT int osev_event_type_find(osev_ctx *ctx, const char *name);
+
+/*
+ * osev_event_type_name - the name registered for @type on @ctx, or NULL
+ * (no name, NULL ctx, @type > 63).  The string is the context's and
+ * stays valid, unchanged, until osev_ctx_free().  Any thread, any
+ * callback.
+ */
+OSEV_EXPORT const char *osev_event_type_name(osev_ctx *ctx, unsigned type);
+
+/*
  * osev_event_new - allocate an event of @type (0..63) with @data_size
  * zeroed payload bytes at ev->data.  Allocation happens here, where the
  * producer can still react; posting cannot fail.  Returns NULL with errno
@@ -578,6 +635,32 @@ struct osev_hook_stats {
  */
 OSEV_EXPORT int osev_get_hook_stats(osev_ctx *ctx,
                                     struct osev_hook_stats *stats_io);
+
+/*
+ * What the registry holds, for tests and diagnostics (a library checking
+ * that its detach left nothing behind, an application asking whether
+ * anything is left to wait for).  The context's own fds (its wakeup fd,
+ * those behind signal and child watches) are not counted.
+ */
+struct osev_registry_stats {
+    size_t size;           /* set by the caller: sizeof(struct ...) */
+    unsigned fds;          /* fd watches added and not removed */
+    unsigned timers;       /* timers added and not removed, armed or not */
+    unsigned armed_timers; /* of those, the armed ones */
+    unsigned signals;      /* signal watches added and not removed */
+    unsigned children;     /* child watches added and not removed */
+    unsigned pending;      /* deferred and scheduled calls and event_occurs
+                              deliveries waiting for a pass */
+};
+
+/*
+ * osev_get_registry_stats - fill *stats_io (whose size member the caller
+ * set) with what @ctx holds now.  Costs O(fds watched).  Returns 0 or
+ * -EINVAL (NULL, or size smaller than the first version of the struct).
+ * From any thread and any callback; not from inside a hook.
+ */
+OSEV_EXPORT int osev_get_registry_stats(osev_ctx *ctx,
+                                        struct osev_registry_stats *stats_io);
 
 /* ------------------------------------------------------------------ */
 /* Signals and child processes                                         */

@@ -339,3 +339,20 @@ void osev__sigchild_end_all(osev_ctx *ctx)
     }
     osev__signals_end_all(ctx);
 }
+
+unsigned osev__children_count(const osev_ctx *ctx)
+{
+    unsigned n = 0;
+
+    if (!ctx->child)
+        return 0;
+    for (const struct osev__list *l = ctx->child->children.next;
+         l != &ctx->child->children; l = l->next)
+        n += !osev__container_of(l, const osev_child, link)->s.dead;
+    return n;
+}
+
+unsigned osev__children_signal_watches(const osev_ctx *ctx)
+{
+    return ctx->child && ctx->child->sigchld ? 1 : 0;
+}

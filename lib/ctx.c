@@ -328,6 +328,7 @@ void osev__ctx_destroy(osev_ctx *ctx)
     osev__sched_drop_all(ctx); /* each release runs, lock released */
     osev__events_free_all(ctx);
     osev__release_all(ctx);
+    osev__evtypes_free(ctx);
 
     close(ctx->wake_fd);
     osev__free(ctx, ctx->fdtab);

@@ -272,8 +272,11 @@ OSEV_EXPORT int osev_fd_add(osev_ctx *ctx, int fd, short events,
         r = -EBADF;
     else
         r = fd_add_locked(ctx, fd, events, check_by_epoll, cb, arg, w_out);
-    if (r == 0)
+    if (r == 0) {
+        (*w_out)->by_user = true;
+        ctx->user_fds++;
         osev__kick(ctx);
+    }
     osev__unlock(ctx);
     return r;
 }
@@ -334,8 +337,10 @@ OSEV_EXPORT void osev_fd_remove(osev_fd *w)
         return;
     ctx = w->s.ctx;
     osev__lock(ctx);
-    if (!w->s.dead)
+    if (!w->s.dead) {
+        ctx->user_fds -= w->by_user;
         fd_end(ctx, w);
+    }
     osev__unlock(ctx);
 }
 

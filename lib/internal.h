@@ -45,6 +45,7 @@ struct osev_fd {
                            pass takes it with the lock released (see
                            dispatch.c, run_ready_fds) */
     bool internal;      /* the context's own (wakeup): not counted */
+    bool by_user;       /* added by osev_fd_add(): in ctx->user_fds */
     uint64_t born;      /* ctx->epoch when added: see osev__mark_fd() */
     struct osev__list fd_link;    /* on its fdent's watches */
     struct osev__list ready_link; /* on ctx->ready while pending */
@@ -237,6 +238,12 @@ struct osev_ctx {
     /* osev_schedule (thread.c) */
     struct osev__list sched;    /* calls from any thread, FIFO */
 
+    /* osev_get_registry_stats() (stats.c) */
+    unsigned user_fds;          /* live watches from osev_fd_add() */
+
+    /* event type names (evtype.c): NULL where a type has none */
+    char *evtype_name[OSEV_EVENT_TYPE_MAX + 1];
+
     /* signals and children (signal.c, child.c) */
     struct osev__sigctx *sig;     /* NULL until the first signal watch */
     struct osev__childctx *child; /* NULL until the first child watch */
@@ -368,6 +375,14 @@ int osev__signal_add_locked(osev_ctx *ctx, int signo, bool counted,
                             void *arg, osev_signal **s_out);
 void osev__signal_remove_locked(osev_signal *s);
 void osev__signals_end_all(osev_ctx *ctx);
+
+/* stats.c: the live user signal and child watches (locked). */
+unsigned osev__signals_count(const osev_ctx *ctx);
+unsigned osev__children_count(const osev_ctx *ctx);
+/* child.c: the signal watches the children hold (0 or 1, locked). */
+unsigned osev__children_signal_watches(const osev_ctx *ctx);
+/* evtype.c: at context end */
+void osev__evtypes_free(osev_ctx *ctx);
 
 /* child.c: at context end, the children, then the signals */
 void osev__sigchild_end_all(osev_ctx *ctx);

@@ -57,6 +57,16 @@ static inline void osev__list_splice(struct osev__list *to,
 }
 
 /* Unlink and return the first node, or NULL when the list is empty. */
+/* The number of entries on @head: O(n), for diagnostics. */
+static inline unsigned osev__list_len(const struct osev__list *head)
+{
+    unsigned n = 0;
+
+    for (const struct osev__list *l = head->next; l != head; l = l->next)
+        n++;
+    return n;
+}
+
 static inline struct osev__list *osev__list_pop(struct osev__list *head)
 {
     struct osev__list *n = head->next;

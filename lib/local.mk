@@ -15,6 +15,8 @@ lib_libosevent_la_SOURCES = \
 	lib/child.c \
 	lib/loop.c \
 	lib/thread.c \
+	lib/evtype.c \
+	lib/stats.c \
 	lib/backend.h \
 	lib/backend-epoll.c \
 	lib/backend-poll.c

@@ -587,3 +587,9 @@ OSEV_EXPORT void osev_signal_remove(osev_signal *s)
     osev__signal_remove_locked(s);
     osev__unlock(ctx);
 }
+
+/* The live signal watches of @ctx, the children's SIGCHLD one included. */
+unsigned osev__signals_count(const osev_ctx *ctx)
+{
+    return ctx->sig ? ctx->sig->n : 0;
+}
