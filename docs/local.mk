@@ -19,6 +19,10 @@ dist_man3_MANS += \
 	docs/man/osev_event_new.3 \
 	docs/man/osev_event_post.3 \
 	docs/man/osev_event_set_hooks.3 \
+	docs/man/osev_event_type_find.3 \
+	docs/man/osev_event_type_get.3 \
+	docs/man/osev_event_type_name.3 \
+	docs/man/osev_event_type_reserve.3 \
 	docs/man/osev_event_wait.3 \
 	docs/man/osev_fd_add.3 \
 	docs/man/osev_fd_modify.3 \
@@ -27,6 +31,7 @@ dist_man3_MANS += \
 	docs/man/osev_get_deadline.3 \
 	docs/man/osev_get_fd.3 \
 	docs/man/osev_get_hook_stats.3 \
+	docs/man/osev_get_registry_stats.3 \
 	docs/man/osev_loop_exit.3 \
 	docs/man/osev_loop_once.3 \
 	docs/man/osev_loop_run.3 \
