@@ -54,4 +54,4 @@ dist_man3_MANS += \
 
 TESTS += docs/man-lint.sh
 EXTRA_DIST += docs/man-lint.sh docs/guide.md docs/design.md docs/threads.md \
-	docs/performance.md docs/performance-ir.png
+	docs/performance.md docs/performance-ir.png docs/wrapping.md
