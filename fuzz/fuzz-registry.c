@@ -2149,6 +2149,12 @@ static void op_evtype(struct state *st, uint8_t a)
         CHECK(osev_event_type_reserve(NULL, "a", 0) == -EINVAL);
         CHECK(osev_event_type_find(NULL, "a") == -EINVAL);
         CHECK(osev_event_type_name(NULL, 0) == NULL);
+        /* The bounds, whatever the model holds: these change nothing. */
+        CHECK(osev_event_type_get(st->ctx, name64) == -EINVAL);
+        CHECK(osev_event_type_reserve(st->ctx, name64, 0) == -EINVAL);
+        CHECK(osev_event_type_get(st->ctx, "") == -EINVAL);
+        CHECK(osev_event_type_reserve(st->ctx, "a", 64) == -EINVAL);
+        CHECK(osev_event_type_find(st->ctx, name64) == -ENOENT);
     }
     type = pick_name_type(st, name, b);
     switch (a & 3) {
