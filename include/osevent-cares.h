@@ -13,8 +13,11 @@
  * How the bridge learns what c-ares wants.  c-ares (1.16 to 1.18 at
  * least) takes its socket-state callback only at ares_init_options() and
  * keeps it for the life of the channel (ares_dup() copies it too): a
- * bridge that used it could never be taken out of the channel again.  So
- * the bridge puts nothing of its own in the channel -- no socket-state,
+ * bridge that used it could never be taken out of the channel again.
+ * (The socket-create callback and the socket functions can be set and
+ * cleared later, but a channel has one of each, the application's, and
+ * ares_dup() copies them into channels the bridge never sees.)  So the
+ * bridge puts nothing of its own in the channel -- no socket-state,
  * socket-create or socket-configure callback, no socket functions -- and
  * asks instead: after every call it makes into c-ares it reads
  * ares_getsock() and ares_timeout() and brings its watches and its timer
@@ -34,9 +37,9 @@
  * ares_set_servers*() close sockets.  c-ares tells nobody.  After such
  * calls call osev_cares_update(bridge): once after a batch of calls is
  * enough, it cannot fail, and it may be called anywhere on the channel's
- * thread.  Calls made from a query callback that the bridge runs (an
- * answer starting the next lookup) need none: the bridge looks at the
- * channel after each of its own calls anyway.
+ * thread.  Calls on the channel made from one of its query callbacks
+ * that the bridge runs (an answer starting the next lookup) need none:
+ * the bridge looks at the channel after each of its own calls anyway.
  *
  * Forgetting it is caught: the bridge also looks at the channel by itself,
  * at least every 10 s while it is attached (100 ms after the channel fell
@@ -64,9 +67,12 @@
 #ifndef OSEVENT_CARES_H
 #define OSEVENT_CARES_H
 
-#include <ares.h>
-
+/* First: it brings <sys/select.h>, which c-ares 1.18's ares.h uses for
+ * fd_set without including it where the C library hides it (strict C99
+ * with _POSIX_C_SOURCE). */
 #include <osevent.h>
+
+#include <ares.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,9 +114,9 @@ typedef struct osev_cares osev_cares;
  * ares_getsock() and ares_timeout().
  * Returns 0, -EINVAL (@ctx, @channel or @bridge_out NULL, an unknown flag),
  * -ENOMEM, -ESTALE (@ctx is being freed: called from a release that
- * osev_ctx_free() runs), or the error osev_fd_add() gives for one of the
- * channel's sockets (what a loop's adapter refuses: -EEXIST, -EPERM...).
- * On error nothing is left on @ctx.
+ * osev_ctx_free() runs), -EEXIST (the loop of an adapter attached to @ctx
+ * already polls one of the channel's sockets: libuv), or any other error
+ * osev_fd_add() gives for one of them.  On error nothing is left on @ctx.
  */
 OSEV_EXPORT int osev_cares_attach(osev_ctx *ctx, ares_channel channel,
                                   unsigned flags, osev_cares **bridge_out);

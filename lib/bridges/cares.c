@@ -55,7 +55,8 @@ struct wanted {
     int bits;                 /* ares_getsock()'s bitmap */
     ares_socket_t fds[NSOCK]; /* its sockets, the first n */
     int n;
-    bool busy;                /* a query in flight (ares_timeout() gave one) */
+    bool busy;                /* a query in flight: ares_timeout() gave... */
+    struct timeval left;      /* ...the time left to the earliest timeout */
 };
 
 struct osev_cares {
@@ -77,13 +78,14 @@ static void on_sock(osev_fd *w, int fd, short revents, void *arg);
 /* What c-ares wants now; fills @fds with the first ->n sockets. */
 static void ask(osev_cares *b, struct wanted *want, short events[NSOCK])
 {
-    struct timeval tv;
-
     want->bits = ares_getsock(b->channel, want->fds, NSOCK);
     want->n = 0;
     for (int i = 0; i < NSOCK; i++) {
-        short ev = (short)((ARES_GETSOCK_READABLE(want->bits, i) ? POLLIN : 0) |
-                           (ARES_GETSOCK_WRITABLE(want->bits, i) ? POLLOUT : 0));
+        /* As ARES_GETSOCK_READABLE/WRITABLE, without their shift into the
+         * sign bit of an int for the sixteenth socket. */
+        unsigned bits = (unsigned)want->bits;
+        short ev = (short)((bits >> i & 1u ? POLLIN : 0) |
+                           (bits >> (i + NSOCK) & 1u ? POLLOUT : 0));
 
         if (!ev)
             break; /* sockets come first to last, without gaps */
@@ -91,7 +93,7 @@ static void ask(osev_cares *b, struct wanted *want, short events[NSOCK])
             events[i] = ev;
         want->n++;
     }
-    want->busy = ares_timeout(b->channel, NULL, &tv) != NULL;
+    want->busy = ares_timeout(b->channel, NULL, &want->left) != NULL;
 }
 
 static bool same_wanted(const struct wanted *a, const struct wanted *b)
@@ -164,7 +166,6 @@ static int sync_channel(osev_cares *b)
 {
     short events[NSOCK];
     struct wanted want;
-    struct timeval tv, *tvp;
     osev_time now, wait;
     int err = 0, r;
 
@@ -196,10 +197,10 @@ static int sync_channel(osev_cares *b)
             err = r;
     }
 
-    tvp = ares_timeout(b->channel, NULL, &tv);
     now = osev_now(); /* after ares_timeout() read its clock */
-    if (tvp) {
-        wait = osev_s(tv.tv_sec) + (osev_time)tv.tv_usec * 1000 + SLACK;
+    if (want.busy) {
+        wait = osev_s(want.left.tv_sec) + (osev_time)want.left.tv_usec * 1000 +
+               SLACK;
         if (!(b->flags & OSEV_CARES_NO_IDLE_CHECK) && wait > CHECK_MAX)
             wait = CHECK_MAX;
         b->idle_next = CHECK_FIRST;
