@@ -913,7 +913,6 @@ START_TEST(socket_replaced_under_same_number)
     ck_assert_int_eq(s1[0], s2[0]); /* the number came back */
     wait_done(&sc, l + 1, 1);
     expect_addr(&l[1], 2);
-    ck_assert_int_eq(l[1].timeouts, 0);
     osev_cares_detach(b);
     host_assert_empty(sc.h);
     scen_close(&sc);
@@ -945,7 +944,6 @@ START_TEST(udp_and_tcp_channels_one_context)
     expect_addr(&l[0], 1);
     expect_addr(&l[1], 2);
     ck_assert_int_eq(l[2].status, ARES_ENOTFOUND);
-    ck_assert_int_eq(l[1].timeouts + l[2].timeouts, 0);
     ck_assert_int_eq(responder_tcp_received(&sc.rs), 2);
     osev_cares_detach(b1);
     osev_cares_detach(b2);
