@@ -80,10 +80,11 @@ extern "C" {
 
 typedef struct osev_cares osev_cares;
 
-/* No looks while the channel is idle: the bridge holds its timer armed
- * only while c-ares has a query in flight, and a forgotten
- * osev_cares_update() leaves a lookup started from idle waiting until
- * the next update. */
+/* No looks of the bridge's own: its timer is armed only for c-ares's
+ * timeouts, while a query is in flight (not capped at 10 s), so nothing
+ * wakes the loop for the bridge while the channel is idle; a forgotten
+ * osev_cares_update() then leaves a lookup started from idle waiting
+ * until the next update. */
 #define OSEV_CARES_NO_IDLE_CHECK 0x1u
 
 /*
