@@ -247,8 +247,9 @@ static void look(osev_cares *b, ares_socket_t rfd, ares_socket_t wfd,
         ask(b, &now, NULL);
         if (!same_wanted(&now, &b->seen))
             caught(b);
-        else if (timer && !b->seen.busy && b->idle_next < CHECK_MAX)
-            b->idle_next *= 2; /* an idle look that found nothing */
+        else if (timer && !b->seen.busy) /* an idle look found nothing */
+            b->idle_next = b->idle_next < CHECK_MAX / 2 ? b->idle_next * 2
+                                                        : CHECK_MAX;
     }
     b->depth++;
     ares_process_fd(b->channel, rfd, wfd);
