@@ -810,6 +810,95 @@ START_TEST(attach_refusals)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Allocation failures                                                 */
+/* ------------------------------------------------------------------ */
+
+/* An allocator for the context that fails the allocation numbered
+ * fail_countdown from now (counting sizes > 0), once; tu_realloc()
+ * counts what stays allocated. */
+static long fail_countdown = -1;
+static bool fail_happened;
+
+static void *failing_realloc(void *user, void *ptr, size_t size)
+{
+    if (size > 0 && fail_countdown >= 0 && fail_countdown-- == 0) {
+        fail_happened = true;
+        return NULL;
+    }
+    return tu_realloc(user, ptr, size);
+}
+
+/*
+ * Each allocation osevent makes from the attach on fails once, in turn:
+ * the attach refuses (-ENOMEM, nothing kept), or the transfer is still
+ * reported exactly once, either well (a report that found no memory for
+ * its event is retried) or with CURLE_ABORTED_BY_CALLBACK (a socket that
+ * could not be watched: libcurl fails its transfers, the bridge reports
+ * them); nothing hangs, and nothing is left allocated.
+ */
+START_TEST(allocation_failures)
+{
+    struct server srv;
+    int refused = 0, ok = 0, aborted = 0;
+
+    server_start(&srv);
+    fail_happened = true;
+    for (long n = 0; fail_happened; n++) {
+        struct osev_ctx_opts o = { .size = sizeof o,
+                                   .realloc_fn = failing_realloc };
+        osev_ctx *ctx;
+        CURLM *multi = curl_multi_init();
+        osev_curl *b;
+        osev_event *ev;
+        struct xfer x;
+        int type, r;
+
+        ck_assert_int_eq(osev_ctx_new(&o, &ctx), 0);
+        type = osev_event_type_get(ctx, OSEV_CURL_EVENT_DONE);
+        fail_happened = false;
+        fail_countdown = n;
+        r = osev_curl_attach(ctx, multi, NULL, NULL, &b);
+        if (r == 0) {
+            xfer_start(&x, multi, srv.http_port, "/size/5000", 0);
+            do /* the built-in loop's own set-up may fail too: once */
+                r = osev_event_wait(ctx, UINT64_C(1) << type, NULL, NULL,
+                                    osev_now() + osev_s(30), &ev);
+            while (r == -ENOMEM);
+            ck_assert_int_eq(r, 0);
+            ck_assert_uint_eq(ev->for_user, (uint64_t)(uintptr_t)&x);
+            xfer_finish(&x, ((struct osev_curl_done *)ev->data)->easy,
+                        ((struct osev_curl_done *)ev->data)->result);
+            osev_event_free(ctx, ev);
+            ck_assert_int_eq(osev_event_check(ctx, UINT64_C(1) << type, NULL,
+                                              NULL, &ev),
+                             -EAGAIN);
+            if (x.result == CURLE_ABORTED_BY_CALLBACK) {
+                aborted++;
+            } else {
+                assert_xfer_ok(&x, 5000);
+                ok++;
+            }
+            osev_curl_detach(b);
+            ck_assert_uint_eq(registry_fds(ctx), 0);
+        } else {
+            ck_assert_int_eq(r, -ENOMEM);
+            refused++;
+        }
+        fail_countdown = -1;
+        ck_assert_int_eq(curl_multi_cleanup(multi), CURLM_OK);
+        osev_ctx_free(ctx);
+        ck_assert_int_eq(tu_alloc_live(), 0);
+    }
+    /* Each way out was taken: the attach's allocations, a watch's, and
+     * the rest (events, the loop's). */
+    ck_assert_int_gt(refused, 0);
+    ck_assert_int_gt(aborted, 0);
+    ck_assert_int_gt(ok, 0);
+    server_stop(&srv);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("curl bridge");
@@ -832,6 +921,7 @@ int main(void)
     }
     tc = tcase_create("refusals");
     tcase_add_test(tc, attach_refusals);
+    tcase_add_test(tc, allocation_failures);
     suite_add_tcase(s, tc);
     r = tu_run_suite(s);
     curl_global_cleanup();
