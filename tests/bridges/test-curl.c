@@ -762,6 +762,31 @@ END_TEST
 /* Refusals                                                            */
 /* ------------------------------------------------------------------ */
 
+/* A release that osev_ctx_free() runs tries an attach on the dying
+ * context. */
+struct late_attach {
+    osev_ctx *ctx;
+    CURLM *multi;
+    int r;
+};
+
+static void late_attach_release(void *arg)
+{
+    struct late_attach *la = arg;
+    osev_curl *b = (osev_curl *)&b;
+
+    la->r = osev_curl_attach(la->ctx, la->multi, NULL, NULL, &b);
+    ck_assert_ptr_eq(b, (osev_curl *)&b);
+}
+
+static void never_called(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t;
+    (void)now;
+    (void)arg;
+    ck_abort_msg("a disarmed timer ran");
+}
+
 START_TEST(attach_refusals)
 {
     struct server srv;
@@ -769,22 +794,39 @@ START_TEST(attach_refusals)
     osev_ctx *ctx = host_ctx(h), *full;
     CURLM *multi = curl_multi_init();
     osev_curl *b = (osev_curl *)&b;
+    struct late_attach la = { .r = 1 };
+    osev_timer *t;
     struct xfer x;
+    CURL *easy;
     int type;
 
     ck_assert_int_eq(osev_curl_attach(NULL, multi, NULL, NULL, &b), -EINVAL);
     ck_assert_int_eq(osev_curl_attach(ctx, NULL, NULL, NULL, &b), -EINVAL);
     ck_assert_int_eq(osev_curl_attach(ctx, multi, NULL, NULL, NULL), -EINVAL);
+    easy = curl_easy_init();
+    ck_assert_int_eq(osev_curl_attach(ctx, (CURLM *)easy, NULL, NULL, &b),
+                     -EINVAL);
+    curl_easy_cleanup(easy);
     ck_assert_ptr_eq(b, (osev_curl *)&b);
     osev_curl_detach(NULL);
 
+    /* From a release of a context being freed. */
+    ck_assert_int_eq(osev_ctx_new(NULL, &la.ctx), 0);
+    la.multi = multi;
+    ck_assert_int_eq(osev_timer_add(la.ctx, OSEV_TIME_INFINITY, never_called,
+                                    &la, &t),
+                     0);
+    osev_timer_set_release(t, late_attach_release);
+    osev_ctx_free(la.ctx);
+    ck_assert_int_eq(la.r, -ESTALE);
+
     /* Every type named otherwise: no events, but a callback will do. */
     ck_assert_int_eq(osev_ctx_new(NULL, &full), 0);
-    for (unsigned t = 0; t <= OSEV_EVENT_TYPE_MAX; t++) {
+    for (unsigned ty = 0; ty <= OSEV_EVENT_TYPE_MAX; ty++) {
         char name[16];
 
-        snprintf(name, sizeof name, "app.%u", t);
-        ck_assert_int_eq(osev_event_type_reserve(full, name, t), 0);
+        snprintf(name, sizeof name, "app.%u", ty);
+        ck_assert_int_eq(osev_event_type_reserve(full, name, ty), 0);
     }
     ck_assert_int_eq(osev_curl_attach(full, multi, NULL, NULL, &b), -ENOSPC);
     ck_assert_ptr_eq(b, (osev_curl *)&b);
