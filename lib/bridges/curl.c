@@ -40,6 +40,14 @@
 
 #include "osevent-curl.h"
 
+/* A socket callback's failure (-1) fails the transfers from libcurl 7.81
+ * on, which then has a code for it; before, libcurl ignores it. */
+#if LIBCURL_VERSION_NUM >= 0x075100
+#define ABORTED_BY_CALLBACK(mc) ((mc) == CURLM_ABORTED_BY_CALLBACK)
+#else
+#define ABORTED_BY_CALLBACK(mc) false
+#endif
+
 /* A socket libcurl asked the bridge to watch: curl_multi_assign()'s
  * pointer, and an entry of the bridge's list (for detach). */
 struct sock {
@@ -289,13 +297,13 @@ static void after_action(osev_curl *b, CURLMcode mc)
 
     if (b->ended)
         return;
-    if (b->failed || mc == CURLM_ABORTED_BY_CALLBACK) {
+    if (b->failed || ABORTED_BY_CALLBACK(mc)) {
         b->failed = false;
         mc = curl_multi_perform(b->multi, &running);
         if (b->ended)
             return;
     }
-    if (mc != CURLM_OK && mc != CURLM_ABORTED_BY_CALLBACK)
+    if (mc != CURLM_OK && !ABORTED_BY_CALLBACK(mc))
         osev_disaster(b->ctx, b->type < 0 ? 0 : (unsigned)b->type,
                       curl_multi_strerror(mc),
                       mc == CURLM_OUT_OF_MEMORY ? ENOMEM : EIO);
