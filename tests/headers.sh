@@ -47,6 +47,7 @@ for path in "$top_srcdir"/include/*.h; do
     osevent-virt.h) mods="libvirt" posix=-D_POSIX_C_SOURCE=200809L ;;
     osevent-libev.h) mods="" posix=-D_POSIX_C_SOURCE=200809L ;;
     osevent-cares.h) mods="libcares" posix=-D_POSIX_C_SOURCE=200809L ;;
+    osevent-curl.h) mods="libcurl" posix=-D_POSIX_C_SOURCE=200809L ;;
     *) echo "FAIL: $h: a header this test does not know"; fail=1; continue ;;
     esac
     if ! dflags=$(deps_cflags "$mods"); then
