@@ -22,7 +22,9 @@
  *   - osev_ctx_free() without a detach leaves the connection with no
  *     function of ours (it can be used, attached elsewhere, closed);
  *   - another thread may make blocking calls on a served connection,
- *     where the host accepts registry changes from another thread;
+ *     and a call it starts wakes a loop blocked in poll() (its timeout
+ *     is new to the loop), where the host accepts registry changes from
+ *     another thread;
  *   - after each detach the context holds nothing (host_assert_empty).
  * Each cell of the main scenario prints one line for the matrix.
  */
@@ -675,6 +677,66 @@ static bool caller_done(void *arg)
     return __atomic_load_n(&((struct caller *)arg)->done, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * A call started on another thread while the loop's thread is blocked:
+ * its timeout is a timer added from that thread, which a poll() in pull
+ * mode would not see before its own timeout (here the run's end).  The
+ * bridge wakes the context; without that, the call's NoReply would come
+ * only after the run's deadline.  The callee is a connection nothing
+ * serves, so the socket stays quiet and nothing else wakes the loop.
+ */
+struct starter {
+    DBusConnection *conn;
+    const char *dest;
+    pid_t loop_tid;
+    struct call *call;
+    DBusPendingCall *pending; /* the caller's, once joined */
+};
+
+/* The loop's thread reads st->call->done meanwhile: only libdbus writes
+ * here, the notify on the loop's thread. */
+static void *starter_main(void *arg)
+{
+    struct starter *st = arg;
+    DBusMessage *m = dbus_message_new_method_call(st->dest, OBJ_PATH, IFACE,
+                                                  "Never");
+
+    ck_assert_ptr_nonnull(m);
+    tu_wait_until_polling(st->loop_tid, osev_now() + osev_s(5));
+    ck_assert(dbus_connection_send_with_reply(st->conn, m, &st->pending,
+                                              200));
+    ck_assert_ptr_nonnull(st->pending);
+    ck_assert(dbus_pending_call_set_notify(st->pending, call_done, st->call,
+                                           NULL));
+    dbus_message_unref(m);
+    return NULL;
+}
+
+START_TEST(a_call_started_on_another_thread_wakes_the_loop)
+{
+    struct host *h = host_open(host_names[_i]);
+    DBusConnection *hole = bus_connect(), *cli = bus_connect();
+    struct call never = { 0 };
+    struct starter st = { .conn = cli, .dest = dbus_bus_get_unique_name(hole),
+                          .loop_tid = tu_gettid(), .call = &never };
+    osev_dbus *bc;
+    pthread_t tid;
+
+    ck_assert_osev_ok(osev_dbus_attach(host_ctx(h), cli, &bc));
+    ck_assert_int_eq(pthread_create(&tid, NULL, starter_main, &st), 0);
+    ck_assert(host_run_until(h, call_finished, &never, 10000));
+    ck_assert_int_eq(pthread_join(tid, NULL), 0);
+    never.pending = st.pending;
+    assert_error(&never, DBUS_ERROR_NO_REPLY);
+    osev_dbus_detach(bc);
+    host_assert_empty(h);
+    call_end(&never);
+    bus_disconnect(cli);
+    bus_disconnect(hole);
+    host_close(h);
+}
+END_TEST
+
 /* Only the hosts that take registry changes from another thread. */
 static bool host_takes_threads(const char *name)
 {
@@ -763,9 +825,13 @@ int main(void)
         tcase_add_loop_test(tc, context_freed_without_detach, i, i + 1);
         tcase_add_loop_test(tc, queued_before_attach_then_detach_from_a_handler,
                             i, i + 1);
-        if (host_takes_threads(host_names[i]))
+        if (host_takes_threads(host_names[i])) {
             tcase_add_loop_test(tc, blocking_calls_from_another_thread, i,
                                 i + 1);
+            tcase_add_loop_test(tc,
+                                a_call_started_on_another_thread_wakes_the_loop,
+                                i, i + 1);
+        }
         suite_add_tcase(s, tc);
     }
     status = tu_run_suite(s);
