@@ -217,9 +217,11 @@ static void remove_watch(DBusWatch *watch, void *data)
 
 /*
  * libdbus gives no way to report a failure here.  A modify fails only
- * when a foreign loop the context is attached to refuses the change (out
- * of memory): the watch then keeps its old events, and libdbus, which
- * also writes directly from every send, finds out at its next toggle.
+ * when the poller refuses the change (epoll_ctl(), or a foreign loop the
+ * context is attached to, out of memory): the watch then keeps its old
+ * events until libdbus toggles it again; libdbus also writes directly
+ * from every send, so a write watch left off delays, and does not lose,
+ * what is queued.
  */
 static void toggle_watch(DBusWatch *watch, void *data)
 {
