@@ -48,6 +48,7 @@ for path in "$top_srcdir"/include/*.h; do
     osevent-libev.h) mods="" posix=-D_POSIX_C_SOURCE=200809L ;;
     osevent-cares.h) mods="libcares" posix=-D_POSIX_C_SOURCE=200809L ;;
     osevent-curl.h) mods="libcurl" posix=-D_POSIX_C_SOURCE=200809L ;;
+    osevent-dbus.h) mods="dbus-1" posix=-D_POSIX_C_SOURCE=200809L ;;
     *) echo "FAIL: $h: a header this test does not know"; fail=1; continue ;;
     esac
     if ! dflags=$(deps_cflags "$mods"); then
