@@ -40,8 +40,8 @@ void osev__end_source(osev_ctx *ctx, struct osev__source *s)
      * and the list is empty again only once that pass has run. */
     if (first && ctx->push.on && !ctx->dispatching)
         osev_wakeup(ctx);
-    /* The source may have been the application's last: once the release
-     * ran, nothing keeps the foreign loop running (osev__holds_app()). */
+    /* The release is the application's: it keeps the foreign loop
+     * running until a pass ran it (osev__hook_ref_sync()). */
     osev__hook_ref_sync(ctx);
 }
 

@@ -22,7 +22,7 @@ static struct osev__fdent *fdent_lookup(const osev_ctx *ctx, int fd)
 }
 
 /* Count @w in or out of ctx->held_watches (what keeps a foreign loop
- * running: osev__holds_app()), by the events it has now. */
+ * running: holds_app() in hooks.c), by the events it has now. */
 static inline void watch_held(osev_ctx *ctx, const osev_fd *w, int sign)
 {
     if (!w->internal && w->events)

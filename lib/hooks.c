@@ -302,8 +302,23 @@ int osev__hook_timeout_lower(osev_ctx *ctx, osev_time deadline)
 /* ---- what keeps the loop running ---- */
 
 /*
+ * Whether the context holds anything of the application's that can still
+ * call it back: a watch with events (its own, or one behind a signal or
+ * child watch), an armed timer, work or a release waiting for a pass.
+ * The context's own fds (its wakeup fd) are not counted.
+ */
+static bool holds_app(const osev_ctx *ctx)
+{
+    return ctx->held_watches > 0 || ctx->nheap > 0 ||
+           !osev__list_empty(&ctx->deferred) ||
+           !osev__list_empty(&ctx->sched) ||
+           !osev__list_empty(&ctx->ev_occur) ||
+           !osev__list_empty(&ctx->ended);
+}
+
+/*
  * Make the fd registrations referenced exactly while the context holds
- * something of the application's (osev__holds_app()), through the
+ * something of the application's (holds_app()), through the
  * optional fd_ref hook.  Every registration but the context's own fds
  * exists only while it does, so the state is the context's, and all
  * registrations share it: the common case, nothing to change, is two
@@ -321,7 +336,7 @@ void osev__hook_ref_sync(osev_ctx *ctx)
 
     if (!p->on || !p->hooks.fd_ref || ctx->dispatching)
         return;
-    ref = osev__holds_app(ctx);
+    ref = holds_app(ctx);
     if (p->stats.fd_regs_unref == (ref ? 0 : p->stats.fd_regs))
         return;
     if (!pthread_equal(p->thread, pthread_self()))

@@ -291,22 +291,6 @@ static inline bool osev__work_pending(const osev_ctx *ctx)
            !osev__list_empty(&ctx->ready);
 }
 
-/*
- * Whether the context holds anything of the application's that can still
- * call it back: a watch with events (its own, or one behind a signal or
- * child watch), an armed timer, work or a release waiting for a pass.
- * What keeps a foreign loop's "run until done" running (hooks.c,
- * osev__hook_ref_sync()); the context's own fds (its wakeup fd) do not.
- */
-static inline bool osev__holds_app(const osev_ctx *ctx)
-{
-    return ctx->held_watches > 0 || ctx->nheap > 0 ||
-           !osev__list_empty(&ctx->deferred) ||
-           !osev__list_empty(&ctx->sched) ||
-           !osev__list_empty(&ctx->ev_occur) ||
-           !osev__list_empty(&ctx->ended);
-}
-
 /* The earliest armed timer's deadline, OSEV_TIME_INFINITY for none. */
 static inline osev_time osev__timers_earliest(const osev_ctx *ctx)
 {
