@@ -594,9 +594,12 @@ OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
  *   Work queued from another thread (osev_schedule(), osev_event_post())
  *   references nothing there: it writes the wakeup fd, which wakes the
  *   loop if it polls it, and the pass that runs the work brings the
- *   state up to date; until then that work does not keep a loop from
- *   returning.  A watch or timer added from another thread (where the
- *   loop allows it) keeps the loop running through its own registration.
+ *   state up to date.  Until then that work does not keep a loop from
+ *   returning, and a loop that has returned leaves it for the context's
+ *   next pass (the next change made on the loop's thread, or an
+ *   osev_dispatch() there).  A watch or timer added from another thread
+ *   (where the loop allows it) keeps the loop running through its own
+ *   registration.
  */
 struct osev_hooks {
     int (*fd_register)(void *user, int fd, void **app_reg_out, short events,
@@ -910,7 +913,10 @@ OSEV_EXPORT void osev_wakeup(osev_ctx *ctx);
  * Wakeup: whatever drives @ctx is woken through the wakeup fd (the
  * built-in loop, osev_event_wait(), a poll() on the osev_beforepoll()
  * array, the aggregate fd, a foreign loop through the hooks); the calls
- * queued before the dispatching thread takes them cost one wakeup.
+ * queued before the dispatching thread takes them cost one wakeup.  A
+ * foreign loop's "run until done" call is kept running by a call queued
+ * from its own thread, not by one from another thread (see fd_ref in
+ * struct osev_hooks).
  * While a call is pending, osev_beforepoll() gives timeout 0.
  * Ownership: @arg passes with the call.  Once fn runs, arg is fn's.  If
  * @ctx is freed first, fn is not run: release(arg) is called instead,

@@ -241,8 +241,8 @@ static void expect(bool referenced, int others)
 
     ck_assert_int_eq(fake_regs(), 1 + others);
     ck_assert_uint_eq(st.fd_regs, (unsigned)(1 + others));
-    ck_assert_uint_eq(st.fd_regs_unref, referenced ? 0u : 1u);
-    ck_assert_int_eq(fake_refs(), referenced ? 1 + others : others);
+    ck_assert_uint_eq(st.fd_regs_unref, (referenced ? 0u : 1u));
+    ck_assert_int_eq(fake_refs(), (referenced ? 1 + others : others));
 }
 
 static void count_fd(osev_fd *w, int fd, short revents, void *arg)
