@@ -19,6 +19,10 @@ dist_man3_MANS += \
 	docs/man/osev_event_new.3 \
 	docs/man/osev_event_post.3 \
 	docs/man/osev_event_set_hooks.3 \
+	docs/man/osev_event_type_find.3 \
+	docs/man/osev_event_type_get.3 \
+	docs/man/osev_event_type_name.3 \
+	docs/man/osev_event_type_reserve.3 \
 	docs/man/osev_event_wait.3 \
 	docs/man/osev_fd_add.3 \
 	docs/man/osev_fd_modify.3 \
@@ -27,6 +31,7 @@ dist_man3_MANS += \
 	docs/man/osev_get_deadline.3 \
 	docs/man/osev_get_fd.3 \
 	docs/man/osev_get_hook_stats.3 \
+	docs/man/osev_get_registry_stats.3 \
 	docs/man/osev_loop_exit.3 \
 	docs/man/osev_loop_once.3 \
 	docs/man/osev_loop_run.3 \
@@ -49,4 +54,4 @@ dist_man3_MANS += \
 
 TESTS += docs/man-lint.sh
 EXTRA_DIST += docs/man-lint.sh docs/guide.md docs/design.md docs/threads.md \
-	docs/performance.md docs/performance-ir.png
+	docs/performance.md docs/performance-ir.png docs/wrapping.md

@@ -697,7 +697,7 @@ struct osev_registry_stats {
 
 /*
  * osev_get_registry_stats - fill *stats_io (whose size member the caller
- * set) with what @ctx holds now.  Costs O(fds watched).  Returns 0 or
+ * set) with what @ctx holds now.  Costs O(pending calls).  Returns 0 or
  * -EINVAL (NULL, or size smaller than the first version of the struct).
  * From any thread and any callback; not from inside a hook.
  */

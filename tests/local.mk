@@ -6,6 +6,7 @@ OSEV_SUITES = \
 	tests/test-pull \
 	tests/test-select \
 	tests/test-event \
+	tests/test-evtype \
 	tests/test-loop \
 	tests/test-errors \
 	tests/test-model \

@@ -207,6 +207,7 @@ START_TEST(scenario_in_real_loop)
                                    .event_occurs = occurs };
     struct osev_hook_stats st;
     osev_event *ev;
+    osev_time base;
     int value;
 
     world_open(&W);
@@ -223,8 +224,12 @@ START_TEST(scenario_in_real_loop)
     ck_assert_int_eq(W.w2_calls, 0);
     check_regs(&W, 2, 1); /* pipe B's registration went with w3 */
     tu_write_byte(W.b[1]); /* nobody watches it now */
-    ck_assert_osev_ok(osev_timer_set(W.t1, osev_now() + osev_ms(20)));
-    ck_assert_osev_ok(osev_timer_set(W.t2, osev_now() + osev_ms(25)));
+    /* One base for both: on a loaded machine the test may be preempted
+     * between the two calls, and t1's second run must still come after
+     * t2, which it does when its deadlines are base + 20 and >= base + 35. */
+    base = osev_now();
+    ck_assert_osev_ok(osev_timer_set(W.t1, base + osev_ms(20)));
+    ck_assert_osev_ok(osev_timer_set(W.t2, base + osev_ms(25)));
 
     ITERATE_UNTIL(&W, W.t1_calls == 2 && W.t2_calls == 1 &&
                           W.occurs_calls == 2);

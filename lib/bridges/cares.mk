@@ -1,0 +1,1 @@
+# The cares bridge: filled in by its own change.

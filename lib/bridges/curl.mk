@@ -1,0 +1,1 @@
+# The curl bridge: filled in by its own change.

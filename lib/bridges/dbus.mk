@@ -1,0 +1,1 @@
+# The dbus bridge: filled in by its own change.
