@@ -520,12 +520,13 @@ OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
  * osev_occurred_fd() and expiry with osev_occurred_timeout(), passing
  * back the @for_osev token it was given.
  *
- * Every member but release is REQUIRED.  Each hook is called with the context's lock
- * held, on whichever thread changed the registry: it must not call any
- * osevent function (osev_occurred_* from inside a hook is refused).
- * A hook that fails returns a negative errno and must leave its
- * registration as it was; the osevent call that caused it then fails with
- * that value and changes nothing.
+ * Every member but release and fd_ref is REQUIRED.  Each hook is called
+ * with the context's lock held, on whichever thread changed the registry
+ * (fd_ref: see there): it must not call any osevent function
+ * (osev_occurred_* from inside a hook is refused).  A hook that fails
+ * returns a negative errno and must leave its registration as it was;
+ * the osevent call that caused it then fails with that value and changes
+ * nothing (fd_ref: see there).
  *
  * fd_register: start watching @fd for @events (POLLIN, POLLOUT, POLLPRI;
  *   never 0).  Store what you need to find the registration again in
@@ -560,6 +561,45 @@ OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
  * A timeout that fired stays registered (disarmed) until osevent modifies
  * or deregisters it; a foreign timer that is periodic must be disarmed by
  * the adapter when it fires.
+ *
+ * fd_ref (optional; NULL: every registration keeps the loop running, as
+ *   before this member existed): whether an fd registration should keep
+ *   the loop's "run until done" call running (uv_run(UV_RUN_DEFAULT),
+ *   ev_run(loop, 0), event_base_dispatch(), tevent_loop_wait()), as
+ *   libuv's uv_ref()/uv_unref() say for a handle.  Registrations start
+ *   referenced.  osevent unreferences (@ref false) those of its own fds --
+ *   in practice the wakeup fd: the fds behind signal and child watches
+ *   exist only while such a watch does -- whenever the context holds
+ *   nothing of the application's that can still call it back: no fd
+ *   watch with events, no armed timer, no signal watch, no child watch
+ *   not yet reported, no deferred or scheduled call, event_occurs
+ *   delivery or release waiting for a pass; and references them again
+ *   (@ref true) as soon as it holds any.  The registrations of the
+ *   application's fds and the timeout are never unreferenced (they exist
+ *   only while there is such work).  So a loop that holds nothing else
+ *   returns from "run until done" once the application's work in the
+ *   context is over, and keeps running while any is left.
+ *   An unreferenced registration should still be polled and reported
+ *   where the loop can do that without being kept running by it (libuv,
+ *   libev): then a wakeup from another thread (osev_schedule()) still
+ *   reaches a loop that runs for other reasons.  A loop that cannot may
+ *   take it out of its poll set until it is referenced again.
+ *   *app_reg_io may be replaced.  A failure (a negative errno) leaves the
+ *   registration as it was, fails no osevent call, and is tried again at
+ *   the next change or pass.  fd_modify keeps the state; fd_deregister
+ *   comes in either state.
+ *   Threads: fd_ref is called only on the thread that dispatches the
+ *   context through these hooks (the last one to call osev_occurred_fd()
+ *   or osev_occurred_timeout(), until then the one that set the hooks).
+ *   Work queued from another thread (osev_schedule(), osev_event_post())
+ *   references nothing there: it writes the wakeup fd, which wakes the
+ *   loop if it polls it, and the pass that runs the work brings the
+ *   state up to date.  Until then that work does not keep a loop from
+ *   returning, and a loop that has returned leaves it for the context's
+ *   next pass (the next change made on the loop's thread, or an
+ *   osev_dispatch() there).  A watch or timer added from another thread
+ *   (where the loop allows it) keeps the loop running through its own
+ *   registration.
  */
 struct osev_hooks {
     int (*fd_register)(void *user, int fd, void **app_reg_out, short events,
@@ -571,6 +611,7 @@ struct osev_hooks {
     int (*timeout_modify)(void *user, void **app_reg_io, osev_time deadline);
     void (*timeout_deregister)(void *user, void *app_reg);
     void (*release)(void *user);
+    int (*fd_ref)(void *user, int fd, void **app_reg_io, bool ref);
 };
 
 /*
@@ -625,6 +666,7 @@ struct osev_hook_stats {
     unsigned timeout_regs;   /* timeout registrations held now: 0 or 1 */
     uint64_t fd_registers, fd_modifies, fd_deregisters;
     uint64_t timeout_registers, timeout_modifies, timeout_deregisters;
+    unsigned fd_regs_unref;  /* of fd_regs, those fd_ref unreferenced now */
 };
 
 /*
@@ -871,7 +913,10 @@ OSEV_EXPORT void osev_wakeup(osev_ctx *ctx);
  * Wakeup: whatever drives @ctx is woken through the wakeup fd (the
  * built-in loop, osev_event_wait(), a poll() on the osev_beforepoll()
  * array, the aggregate fd, a foreign loop through the hooks); the calls
- * queued before the dispatching thread takes them cost one wakeup.
+ * queued before the dispatching thread takes them cost one wakeup.  A
+ * foreign loop's "run until done" call is kept running by a call queued
+ * from its own thread, not by one from another thread (see fd_ref in
+ * struct osev_hooks).
  * While a call is pending, osev_beforepoll() gives timeout 0.
  * Ownership: @arg passes with the call.  Once fn runs, arg is fn's.  If
  * @ctx is freed first, fn is not run: release(arg) is called instead,

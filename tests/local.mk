@@ -12,6 +12,7 @@ OSEV_SUITES = \
 	tests/test-model \
 	tests/test-waiters \
 	tests/test-hooks \
+	tests/test-hookref \
 	tests/test-signal \
 	tests/test-child \
 	tests/test-fork \
