@@ -44,6 +44,8 @@ dist_man3_MANS += \
 	docs/man/osev_timer_remove.3 \
 	docs/man/osev_timer_set.3 \
 	docs/man/osev_timer_set_release.3 \
+	docs/man/osev_version.3 \
+	docs/man/osev_version_string.3 \
 	docs/man/osev_wakeup.3 \
 	docs/man/osevent.3
 

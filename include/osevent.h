@@ -40,6 +40,8 @@
 #include <sys/time.h>
 #include <sys/types.h>
 
+#include "osevent-version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -96,6 +98,32 @@ static inline osev_time osev_s(int64_t s)
         return -OSEV_TIME_INFINITY;
     return s * 1000000000;
 }
+
+/* ------------------------------------------------------------------ */
+/* Version                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The headers' version is OSEV_VERSION_MAJOR, _MINOR, _PATCH and
+ * OSEV_VERSION_HEX (osevent-version.h, included above): what a program
+ * was built with.  These two say what it runs with.
+ */
+
+/*
+ * osev_version - the version of the library that is running, packed as
+ * OSEV_VERSION_HEX is: (major << 16) | (minor << 8) | patch.  A program
+ * that needs a behaviour of a later release than its soname promises
+ * compares it with the OSEV_VERSION_HEX it needs.  Cannot fail; any
+ * thread, any callback, a signal handler.
+ */
+OSEV_EXPORT unsigned osev_version(void);
+
+/*
+ * osev_version_string - the version of the library that is running, as
+ * "MAJOR.MINOR.PATCH": a static string, never NULL.  Cannot fail; any
+ * thread, any callback, a signal handler.
+ */
+OSEV_EXPORT const char *osev_version_string(void);
 
 /* ------------------------------------------------------------------ */
 /* Context                                                             */
