@@ -17,11 +17,12 @@
 #  - every -EXXX in the comment (the negative errno the function returns);
 #  - after "errno", up to the end of the sentence, every EXXX outside
 #    parentheses ("Returns NULL with errno EINVAL (NULL ctx) or ENOMEM.").
-# So a comment names another function's error without the minus sign
-# (ESTALE, or "fails with ESTALE") when the function itself does not
-# return it.  A function returning void returns no error: whatever its
-# comment names is another function's ("osev_fd_modify() returns
-# -ESTALE"), and its page lists no error either.
+# So the comment of a function that returns a value writes another
+# function's error without the minus sign ("osev_x() fails with ESTALE")
+# when the function itself does not return it.  A function returning
+# void returns no error: whatever its comment names is another
+# function's ("osev_fd_modify() returns -ESTALE"), and its page lists no
+# error either.
 #
 # The page's errors are the Er names on the .It lines of its ERRORS
 # section (".It Bq Er EMFILE , ENFILE"); an Er in the text of an item is
