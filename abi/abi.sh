@@ -138,7 +138,9 @@ status=0
 if [ -n "$changed" ]; then
     echo "abi: FAIL:$changed: the ABI of the baseline changed.  If that is"
     echo "abi:   deliberate: \`make abi-update\`, commit abi/, and at the next"
-    echo "abi:   release current++, revision = 0, age = 0 (Makefile.am)."
+    echo "abi:   release current++, revision = 0, and age = 0 (Makefile.am),"
+    echo "abi:   unless every change is compatible by the header's rules (a"
+    echo "abi:   struct passed with its size, grown at its end): then age++."
     status=1
 fi
 if [ -n "$missing" ]; then
