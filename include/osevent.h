@@ -40,6 +40,8 @@
 #include <sys/time.h>
 #include <sys/types.h>
 
+#include "osevent-version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -98,6 +100,32 @@ static inline osev_time osev_s(int64_t s)
 }
 
 /* ------------------------------------------------------------------ */
+/* Version                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The headers' version is OSEV_VERSION_MAJOR, _MINOR, _PATCH and
+ * OSEV_VERSION_HEX (osevent-version.h, included above): what a program
+ * was built with.  These two say what it runs with.
+ */
+
+/*
+ * osev_version - the version of the library that is running, packed as
+ * OSEV_VERSION_HEX is: (major << 16) | (minor << 8) | patch.  A program
+ * that needs a behaviour of a later release than its soname promises
+ * compares it with the OSEV_VERSION_HEX it needs.  Cannot fail; any
+ * thread, any callback, a signal handler.
+ */
+OSEV_EXPORT unsigned osev_version(void);
+
+/*
+ * osev_version_string - the version of the library that is running, as
+ * "MAJOR.MINOR.PATCH": a static string, never NULL.  Cannot fail; any
+ * thread, any callback, a signal handler.
+ */
+OSEV_EXPORT const char *osev_version_string(void);
+
+/* ------------------------------------------------------------------ */
 /* Context                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -129,8 +157,8 @@ struct osev_ctx_opts {
  *   osev_ctx_free().
  * Opens one wakeup fd (an eventfd, close-on-exec), itself watched by the
  * registry.  Returns 0, -EINVAL (bad opts: size too small or above 4096,
- * unknown flag, non-zero bytes past the known struct), -ENOMEM, or the errno of a
- * failed fd creation (-EMFILE...).
+ * unknown flag, non-zero bytes past the known struct), -ENOMEM, or the
+ * errno of a failed fd creation (-EMFILE, -ENFILE...).
  */
 OSEV_EXPORT int osev_ctx_new(const struct osev_ctx_opts *opts,
                              osev_ctx **ctx_out);
@@ -401,10 +429,10 @@ OSEV_EXPORT int osev_event_check(osev_ctx *ctx, uint64_t typemask,
  * when it leaves another takes over.  Returns 0, -ETIMEDOUT, -EINVAL
  * (negative deadline...), -EIO, -EBUSY (called from a callback or release
  * of @ctx), -ESTALE (the context was freed by a callback or release
- * meanwhile: do not touch it again), -ENOMEM or another errno when the
- * built-in loop could not be set up (its epoll set and buffers are made
- * when first needed).  The predicate runs with the context's lock held, on whichever
- * thread posts.
+ * meanwhile: do not touch it again), -ENOMEM, -EMFILE, -ENFILE or another
+ * errno when the built-in loop could not be set up (its epoll set and
+ * buffers are made when first needed).  The predicate runs with the
+ * context's lock held, on whichever thread posts.
  */
 OSEV_EXPORT int osev_event_wait(osev_ctx *ctx, uint64_t typemask,
                                 osev_event_predicate *pred, void *pred_user,
@@ -745,9 +773,9 @@ typedef struct osev_signal osev_signal;
  * Opens an eventfd per watch and, per context with signal watches, a dup
  * of the process-wide self-pipe and signalfd; all close with the watches.
  * Returns 0, -EINVAL (NULL ctx, cb or s_out; a bad @signo, or one the C
- * library reserves), -ENOMEM, or the errno of a failed fd creation or
- * sigaction.  May be called from a callback and any thread; never from a
- * signal handler.
+ * library reserves), -ENOMEM, or the errno of a failed fd creation
+ * (-EMFILE, -ENFILE...) or sigaction.  May be called from a callback and
+ * any thread; never from a signal handler.
  */
 OSEV_EXPORT int osev_signal_add(osev_ctx *ctx, int signo,
                                 void (*cb)(osev_signal *s, int signo,
@@ -790,7 +818,8 @@ typedef struct osev_child osev_child;
  * @c_out: receives the watch, the caller's until osev_child_remove().
  * Returns 0, -EINVAL (NULL ctx, cb or c_out; @pid <= 0), -ECHILD (@pid is
  * not an unreaped child of this process), -ENOMEM, or the errno of a
- * failed fd creation.  May be called from a callback and any thread.
+ * failed fd creation (-EMFILE, -ENFILE...).  May be called from a
+ * callback and any thread.
  */
 OSEV_EXPORT int osev_child_add(osev_ctx *ctx, pid_t pid,
                                void (*cb)(osev_child *c, pid_t pid,
@@ -840,7 +869,8 @@ OSEV_EXPORT void osev_child_remove(osev_child *c);
  *    osev_loop_exit(), an event handed to an osev_event_wait() caller, an
  *    unhooked osev_disaster(), a registry change made from another thread;
  *  - -EINVAL, -EBUSY (from a callback of @ctx), -ESTALE (a callback or
- *    release freed @ctx), or the error of the wait itself (-ENOMEM...).
+ *    release freed @ctx), or the error of setting up the built-in loop or
+ *    of the wait itself (-ENOMEM, -EMFILE, -ENFILE...).
  * A wait that ends with nothing for the application -- interrupted by a
  * signal (EINTR), or one of osevent's own fds (a signal or child source)
  * that turns out to have nothing to deliver -- does not end the call: it
@@ -850,7 +880,11 @@ OSEV_EXPORT int osev_loop_once(osev_ctx *ctx, osev_time deadline);
 
 /*
  * osev_loop_run - run osev_loop_once() until osev_loop_exit() is called;
- * returns the code given to it, or a negative errno as osev_loop_once().
+ * returns the code given to it, or a negative errno as osev_loop_once()
+ * does: -EINVAL (NULL ctx, or a negative code given to osev_loop_exit()),
+ * -EBUSY (from a callback of @ctx), -ESTALE (a callback or release freed
+ * @ctx), or the error of setting up the built-in loop or of the wait
+ * (-ENOMEM, -EMFILE, -ENFILE...).
  */
 OSEV_EXPORT int osev_loop_run(osev_ctx *ctx);
 
@@ -870,8 +904,8 @@ OSEV_EXPORT void osev_loop_exit(osev_ctx *ctx, int code);
  * (a watched fd ready, a timer due, a deferred call or a wakeup pending),
  * for a foreign loop to watch before calling osev_dispatch().  Owned by
  * the context: do not close it.  Watch it with osev_get_deadline() too.
- * Returns the fd, or a negative errno (-ENOSYS where the system has no
- * epoll).
+ * Returns the fd, -EINVAL (NULL ctx), -ENOSYS (the system has no epoll),
+ * or the errno of a failed fd creation (-EMFILE, -ENFILE, -ENOMEM...).
  */
 OSEV_EXPORT int osev_get_fd(osev_ctx *ctx);
 
@@ -888,9 +922,9 @@ OSEV_EXPORT int osev_get_deadline(osev_ctx *ctx, osev_time *deadline_out);
  * epoll set, whatever the backend, so its cost grows with the fds that
  * are ready, not with those watched.  Returns the number of callbacks
  * run, -EINVAL, -EBUSY (from a callback or release), -ESTALE (a callback
- * or release freed ctx), -ENOMEM or another errno when the built-in loop
- * could not be set up (its epoll set and buffers are made when first
- * needed).
+ * or release freed ctx), -ENOMEM, -EMFILE, -ENFILE or another errno when
+ * the built-in loop could not be set up (its epoll set and buffers are
+ * made when first needed).
  */
 OSEV_EXPORT int osev_dispatch(osev_ctx *ctx);
 

@@ -24,7 +24,8 @@ OSEV_SUITES = \
 	tests/test-fdreuse \
 	tests/test-limits \
 	tests/test-refusals \
-	tests/test-misuse
+	tests/test-misuse \
+	tests/test-version
 
 TESTS += tests/symbols.sh tests/headers.sh
 EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c \
