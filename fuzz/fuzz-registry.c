@@ -86,7 +86,8 @@
  * too; given files or directories, it replays those (`make coverage`
  * runs it so, built for llvm-cov).
  */
-#define _GNU_SOURCE
+#include "config.h" /* _GNU_SOURCE; OSEV_LINUX_APIS */
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -3315,10 +3316,14 @@ static void op_misc(struct state *st, uint8_t a, bool in_cb)
         break;
     case 1:
         arm(st);
+#ifdef OSEV_LINUX_APIS
         if (osev_get_fd(st->ctx) >= 0)
             st->aggregate = true;
         else
             CHECK(st->alloc_failed);
+#else
+        CHECK(osev_get_fd(st->ctx) == -ENOSYS); /* no aggregate fd */
+#endif
         CHECK(osev_get_fd(NULL) == -EINVAL);
         break;
     case 2:
@@ -3664,6 +3669,10 @@ static void header(struct state *st)
     st->custom_alloc = !(h & 4);
     st->sigchld_path = (h & 0x18) == 0x18;
     st->pipe_path = (h & 0x60) == 0x60;
+#ifndef OSEV_LINUX_APIS
+    /* no pidfd, no signalfd: these paths are the only ones */
+    st->sigchld_path = st->pipe_path = true;
+#endif
     if (st->sigchld_path)
         setenv("OSEV_CHILD_BACKEND", "sigchld", 1);
     if (st->pipe_path)

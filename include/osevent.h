@@ -60,8 +60,10 @@ extern "C" {
  * osev_strerror - a static, human-readable text for an osevent result.
  * Accepts negative errno values as osevent returns them (and positive
  * ones): osevent's own codes are described in its terms, others as the C
- * library describes them.  Never returns NULL.  Safe from any thread and
- * from any callback.
+ * library describes them (strerrordesc_np() with glibc; elsewhere the
+ * first call for an errno copies strerror_r()'s text, kept for the life
+ * of the process).  Never returns NULL.  Safe from any thread and from
+ * any callback.
  */
 OSEV_EXPORT const char *osev_strerror(int err);
 
@@ -134,7 +136,9 @@ typedef struct osev_ctx osev_ctx;
 /* No locking: the context is used from one thread only. */
 #define OSEV_CTX_SINGLE_THREAD 0x1u
 /* The built-in loop uses poll(2) instead of epoll.  The environment
- * variable OSEV_BACKEND=poll has the same effect for every context. */
+ * variable OSEV_BACKEND=poll has the same effect for every context.  A
+ * build without epoll (configure --disable-linux-apis) always uses
+ * poll(2) and accepts the flag. */
 #define OSEV_CTX_BACKEND_POLL 0x2u
 
 struct osev_ctx_opts {
@@ -155,10 +159,11 @@ struct osev_ctx_opts {
  * @opts: NULL for defaults; not kept after the call.
  * @ctx_out: receives the context, which the caller owns and frees with
  *   osev_ctx_free().
- * Opens one wakeup fd (an eventfd, close-on-exec), itself watched by the
- * registry.  Returns 0, -EINVAL (bad opts: size too small or above 4096,
- * unknown flag, non-zero bytes past the known struct), -ENOMEM, or the
- * errno of a failed fd creation (-EMFILE, -ENFILE...).
+ * Opens one wakeup fd (an eventfd, close-on-exec; in a build without the
+ * Linux APIs, configure --disable-linux-apis, a pipe: its two ends), the
+ * read end watched by the registry.  Returns 0, -EINVAL (bad opts: size
+ * too small or above 4096, unknown flag, non-zero bytes past the known
+ * struct), -ENOMEM, or the errno of a failed fd creation (-EMFILE, -ENFILE...).
  */
 OSEV_EXPORT int osev_ctx_new(const struct osev_ctx_opts *opts,
                              osev_ctx **ctx_out);
@@ -760,18 +765,20 @@ typedef struct osev_signal osev_signal;
  * from a signalfd (Linux).  To have no handler run at all and no system
  * call interrupted, block the signal in every thread (pthread_sigmask in
  * main before creating threads).  On the self-pipe path (systems without
- * signalfd, or OSEV_SIGNAL_BACKEND=pipe in the environment when the
- * context adds its first signal watch) a blocked signal stays pending:
- * leave it unblocked in at least one thread.  A signal sent to one thread
- * (pthread_kill, raise in a threaded program) that this thread blocks is
- * read only if that thread is the one dispatching.
+ * signalfd, a build without the Linux APIs, or OSEV_SIGNAL_BACKEND=pipe
+ * in the environment when the context adds its first signal watch) a
+ * blocked signal stays pending: leave it unblocked in at least one
+ * thread.  A signal sent to one thread (pthread_kill, raise in a threaded
+ * program) that this thread blocks is read only if that thread is the one
+ * dispatching.
  *
  * @signo: 1 to NSIG - 1, except SIGKILL and SIGSTOP (they cannot be
  *   caught) and SIGSEGV, SIGBUS, SIGFPE and SIGILL (a handler that
  *   returns would turn a fault into an endless loop of faults).
  * @s_out: receives the watch, the caller's until osev_signal_remove().
- * Opens an eventfd per watch and, per context with signal watches, a dup
- * of the process-wide self-pipe and signalfd; all close with the watches.
+ * Opens an eventfd per watch (a pipe, two fds, in a build without the
+ * Linux APIs) and, per context with signal watches, a dup of the
+ * process-wide self-pipe and signalfd; all close with the watches.
  * Returns 0, -EINVAL (NULL ctx, cb or s_out; a bad @signo, or one the C
  * library reserves), -ENOMEM, or the errno of a failed fd creation
  * (-EMFILE, -ENFILE...) or sigaction.  May be called from a callback and
@@ -806,8 +813,9 @@ typedef struct osev_child osev_child;
  * osevent reaps only the children it is asked to watch, never with
  * waitpid(-1): go on reaping your other children with waitpid on their
  * pids.  Where the kernel has pidfd_open (Linux 5.3), the child is
- * watched through a pidfd and SIGCHLD is not touched.  Elsewhere, or with
- * OSEV_CHILD_BACKEND=sigchld in the environment, the context watches
+ * watched through a pidfd and SIGCHLD is not touched.  Elsewhere (a build
+ * without the Linux APIs too), or with OSEV_CHILD_BACKEND=sigchld in the
+ * environment, the context watches
  * SIGCHLD as osev_signal_add() does, with its rules, and calls
  * waitpid(pid, WNOHANG) for each child it watches on that path; then do
  * not reap a watched child yourself: its pid could be reused by the time
@@ -904,8 +912,11 @@ OSEV_EXPORT void osev_loop_exit(osev_ctx *ctx, int code);
  * (a watched fd ready, a timer due, a deferred call or a wakeup pending),
  * for a foreign loop to watch before calling osev_dispatch().  Owned by
  * the context: do not close it.  Watch it with osev_get_deadline() too.
- * Returns the fd, -EINVAL (NULL ctx), -ENOSYS (the system has no epoll),
- * or the errno of a failed fd creation (-EMFILE, -ENFILE, -ENOMEM...).
+ * Returns the fd, or a negative errno: -EINVAL (NULL ctx), -ENOSYS in a
+ * build without epoll (configure --disable-linux-apis, or a system
+ * without it): there is no aggregate fd, embed with osev_beforepoll()
+ * instead; or the errno of a failed fd creation (-EMFILE, -ENFILE,
+ * -ENOMEM...).
  */
 OSEV_EXPORT int osev_get_fd(osev_ctx *ctx);
 
@@ -920,7 +931,8 @@ OSEV_EXPORT int osev_get_deadline(osev_ctx *ctx, osev_time *deadline_out);
  * event deliveries) without blocking: one turn of the built-in loop that
  * never waits.  Once osev_get_fd() was called it asks the aggregate fd's
  * epoll set, whatever the backend, so its cost grows with the fds that
- * are ready, not with those watched.  Returns the number of callbacks
+ * are ready, not with those watched; in a build without epoll it polls
+ * every watched fd with poll(2).  Returns the number of callbacks
  * run, -EINVAL, -EBUSY (from a callback or release), -ESTALE (a callback
  * or release freed ctx), -ENOMEM, -EMFILE, -ENFILE or another errno when
  * the built-in loop could not be set up (its epoll set and buffers are

@@ -14,7 +14,9 @@
 #include <assert.h>
 #include <fcntl.h>
 #include <string.h>
+#ifdef OSEV_LINUX_APIS
 #include <sys/epoll.h>
+#endif
 
 static struct osev__fdent *fdent_lookup(const osev_ctx *ctx, int fd)
 {
@@ -446,6 +448,7 @@ void osev__mark_fd(osev_ctx *ctx, int fd, short revents, uint64_t epoch)
         fdent_shrink(ctx, ent);
 }
 
+#ifdef OSEV_LINUX_APIS
 /*
  * Take up to @max watches from what the last epoll wait found, for the
  * pass to call (dispatch.c): a watch alone on its fd that takes part goes
@@ -483,6 +486,7 @@ int osev__ep_take_found(osev_ctx *ctx, osev_fd **batch, int max)
     ep->found_next = i;
     return n;
 }
+#endif
 
 /*
  * For push mode (hooks.c): mark @fd as osev__mark_fd() does, but when it

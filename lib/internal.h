@@ -177,6 +177,13 @@ struct osev__push {
 
 struct osev__backend;
 
+/* A readiness flag made of fds (notify.c): an eventfd (rfd == wfd), or a
+ * self-pipe without the Linux APIs. */
+struct osev__notify {
+    int rfd;             /* watched; -1 when closed */
+    int wfd;             /* written */
+};
+
 struct osev_ctx {
     unsigned flags;
     void *(*realloc_fn)(void *user, void *ptr, size_t size);
@@ -234,7 +241,7 @@ struct osev_ctx {
     bool aggregate;             /* osev_get_fd() was called */
     struct pollfd *pbuf;        /* the poll backend's copy */
     int pbuf_cap;
-    int wake_fd;
+    struct osev__notify wake;
     osev_fd *wake_watch;
 
     struct osev__push push;
@@ -307,6 +314,15 @@ int osev__copy_struct(void *dst, size_t dst_size, const void *src,
 void osev__kick(osev_ctx *ctx);
 osev_time osev__next_deadline(const osev_ctx *ctx);
 
+/* notify.c.  osev__notify_set() is async-signal-safe and keeps errno;
+ * osev__notify_clear() says whether the flag was set.  osev__pipe():
+ * non-blocking, close-on-exec. */
+int osev__notify_open(struct osev__notify *n);
+void osev__notify_set(int wfd);
+bool osev__notify_clear(int rfd);
+void osev__notify_close(struct osev__notify *n);
+int osev__pipe(int fds[2]);
+
 /* fdwatch.c */
 void osev__mark_fd(osev_ctx *ctx, int fd, short revents, uint64_t epoch);
 osev_fd *osev__mark_fd_one(osev_ctx *ctx, int fd, short revents,
@@ -357,12 +373,27 @@ struct osev__hooks_release {
 struct osev__hooks_release osev__hooks_unset(osev_ctx *ctx);
 
 /* fdwatch.c: the pass takes what the last epoll wait found */
+#ifdef OSEV_LINUX_APIS
 int osev__ep_take_found(osev_ctx *ctx, osev_fd **batch, int max);
 
 static inline bool osev__ep_found_left(const osev_ctx *ctx)
 {
     return ctx->ep.found_next < ctx->ep.found_n;
 }
+#else
+static inline int osev__ep_take_found(osev_ctx *ctx, osev_fd **batch,
+                                      int max)
+{
+    (void)ctx, (void)batch, (void)max;
+    return 0;
+}
+
+static inline bool osev__ep_found_left(const osev_ctx *ctx)
+{
+    (void)ctx;
+    return false;
+}
+#endif
 
 /* loop.c */
 int osev__loop_once_locked(osev_ctx *ctx, osev_time deadline);

@@ -20,9 +20,13 @@ lib_libosevent_la_SOURCES = \
 	lib/evtype.c \
 	lib/stats.c \
 	lib/version.c \
+	lib/notify.c \
 	lib/backend.h \
-	lib/backend-epoll.c \
 	lib/backend-poll.c
+# epoll, and the aggregate fd made of it: not with --disable-linux-apis.
+if OSEV_LINUX_APIS
+lib_libosevent_la_SOURCES += lib/backend-epoll.c
+endif
 lib_libosevent_la_CPPFLAGS = $(AM_CPPFLAGS) -DOSEV_BUILDING_LIBRARY
 lib_libosevent_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 # Only the public API leaves the shared object; tests/symbols.sh checks it.
