@@ -4,9 +4,10 @@
  * QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents).  Built
  * twice: test-qt keeps the dispatcher Qt picks (its GLib one, where Qt is
  * built with GLib as Debian's is), test-qt-unix sets QT_NO_GLIB first and
- * gets Qt's own, QEventDispatcherUNIX.  Then the calls that are the Qt
- * adapter's own: POLLPRI watched (Qt has an Exception notifier), changes
- * from another thread refused, and attach without a dispatcher refused.
+ * gets Qt's own, QEventDispatcherUNIX.  Then what is the Qt adapter's
+ * own: POLLPRI watched (Qt has an Exception notifier), a timer moved
+ * later leaving no Qt timer at the old deadline, changes from another
+ * thread refused, and attach without a dispatcher refused.
  *
  * Qt counts nothing publicly (only the timers of a QObject one names),
  * so what the dispatcher holds is read where it hands it to the system
@@ -147,6 +148,38 @@ START_TEST(pollpri_reported)
 }
 END_TEST
 
+static void count_timer(osev_timer *t, osev_time now, void *arg)
+{
+    (void)t, (void)now;
+    ++*static_cast<int *>(arg);
+}
+
+/* A timeout moved later replaces the Qt timer of the old deadline, which
+ * would otherwise still fire: a turn of the loop with nothing of ours to
+ * run.  One turn, the one that runs the timer at its new deadline. */
+START_TEST(timeout_moved_later_leaves_no_timer)
+{
+    osev_ctx *ctx = tu_ctx_new();
+    osev_timer *t;
+    int calls = 0, turns = 0;
+    osev_time until = osev_now() + osev_s(5);
+
+    ck_assert_osev_ok(osev_qt_attach(ctx));
+    ck_assert_osev_ok(osev_timer_add(ctx, osev_now() + osev_ms(10),
+                                     count_timer, &calls, &t));
+    ck_assert_osev_ok(osev_timer_set(t, osev_now() + osev_ms(60)));
+    while (calls == 0) {
+        ck_assert(osev_now() < until);
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents);
+        turns++;
+    }
+    ck_assert_int_eq(turns, 1);
+    ck_assert_int_eq(qt_probe_count(), 1); /* the wakeup fd alone */
+    osev_timer_remove(t);
+    osev_ctx_free(ctx);
+}
+END_TEST
+
 struct foreign {
     osev_ctx *ctx;
     int fd;
@@ -235,6 +268,7 @@ static int qt_own_suite(const char *name)
 
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, pollpri_reported);
+    tcase_add_test(tc, timeout_moved_later_leaves_no_timer);
     tcase_add_test(tc, change_from_other_thread_refused);
     tcase_add_test(tc, attach_needs_dispatcher);
     suite_add_tcase(s, tc);
