@@ -46,6 +46,8 @@ for path in "$top_srcdir"/include/*.h; do
     osevent-verto.h) mods="libverto" posix=-D_POSIX_C_SOURCE=200809L ;;
     osevent-virt.h) mods="libvirt" posix=-D_POSIX_C_SOURCE=200809L ;;
     osevent-libev.h) mods="" posix=-D_POSIX_C_SOURCE=200809L ;;
+    osevent-qt.h) mods="" posix="" ;;
+    osevent-wayland.h) mods="wayland-server" posix=-D_POSIX_C_SOURCE=200809L ;;
     *) echo "FAIL: $h: a header this test does not know"; fail=1; continue ;;
     esac
     if ! dflags=$(deps_cflags "$mods"); then
