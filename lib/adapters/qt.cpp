@@ -42,8 +42,8 @@ extern "C" {
 namespace {
 
 /* One kind of event on one fd: its activations are reported to osevent
- * as that event (Qt's UNIX dispatcher polls Read for POLLIN, POLLHUP and
- * POLLERR, Write for POLLOUT and POLLERR; its GLib one does the same). */
+ * as that event.  Qt's dispatchers activate notifiers for hang-ups and
+ * errors too, with no word of which: they arrive as that event. */
 class Notifier final : public QSocketNotifier {
 public:
     Notifier(osev__areg *r, QSocketNotifier::Type type, short bit)

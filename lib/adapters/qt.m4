@@ -5,13 +5,16 @@ dnl C++ compiler configure found, in C++17 (what Qt 6 requires: -std=gnu++17
 dnl is added where the compiler's default is older, as clang 14's is) and
 dnl as position-independent code (Qt built with -reduce-relocations refuses
 dnl anything else, executables included).  Sets HAVE_QT, QT_CFLAGS,
-dnl QT_LIBS, OSEV_QT_MODULE (for osevent-qt.pc) and a summary line.
+dnl QT_LIBS, OSEV_QT_CXXFLAGS (the -std option, C++ only: the Qt tests
+dnl compile some C too), OSEV_QT_MODULE (for osevent-qt.pc) and a summary
+dnl line.
 AC_ARG_ENABLE([qt],
   [AS_HELP_STRING([--enable-qt],
     [build the Qt adapter, and fail if Qt6Core (or Qt5Core) is not found or does not compile; --disable-qt: never (default: when found)])],
   [], [enable_qt=auto])
 have_qt=no
 OSEV_QT_MODULE=
+OSEV_QT_CXXFLAGS=
 AS_IF([test "x$enable_qt" != xno], [
   PKG_CHECK_MODULES([QT], [Qt6Core], [OSEV_QT_MODULE=Qt6Core],
     [PKG_CHECK_MODULES([QT5], [Qt5Core >= 5.9],
@@ -36,7 +39,7 @@ AS_IF([test "x$enable_qt" != xno], [
     AC_LINK_IFELSE([osev_qt_probe], [have_qt=yes], [
       CXXFLAGS="$CXXFLAGS -std=gnu++17"
       AC_LINK_IFELSE([osev_qt_probe],
-        [have_qt=yes; QT_CFLAGS="$QT_CFLAGS -std=gnu++17"])])
+        [have_qt=yes; OSEV_QT_CXXFLAGS=-std=gnu++17])])
     AC_MSG_RESULT([$have_qt])
     CPPFLAGS=$osev_qt_save_CPPFLAGS
     CXXFLAGS=$osev_qt_save_CXXFLAGS
@@ -46,6 +49,7 @@ AS_IF([test "x$enable_qt" != xno], [
 AS_IF([test "x$enable_qt" = xyes && test "x$have_qt" = xno],
   [AC_MSG_ERROR([--enable-qt: Qt6Core or Qt5Core not found, or its headers do not build with $CXX (see config.log)])])
 AC_SUBST([OSEV_QT_MODULE])
+AC_SUBST([OSEV_QT_CXXFLAGS])
 AM_CONDITIONAL([HAVE_QT], [test "x$have_qt" = xyes])
 osev_adapter_summary="$osev_adapter_summary
     qt adapter: $have_qt (${OSEV_QT_MODULE:-Qt6Core or Qt5Core}, C++17)"

@@ -7,7 +7,7 @@ include_HEADERS += include/osevent-qt.h
 lib_LTLIBRARIES += lib/adapters/libosevent-qt.la
 lib_adapters_libosevent_qt_la_SOURCES = lib/adapters/qt.cpp
 lib_adapters_libosevent_qt_la_CPPFLAGS = $(OSEV_ADAPTER_CPPFLAGS) $(QT_CFLAGS)
-lib_adapters_libosevent_qt_la_CXXFLAGS = $(OSEV_CXXFLAGS) -fvisibility=hidden \
+lib_adapters_libosevent_qt_la_CXXFLAGS = $(OSEV_CXXFLAGS) $(OSEV_QT_CXXFLAGS) -fvisibility=hidden \
 	-fvisibility-inlines-hidden
 lib_adapters_libosevent_qt_la_LIBADD = $(OSEV_ADAPTER_LIBADD) $(QT_LIBS)
 lib_adapters_libosevent_qt_la_LDFLAGS = $(OSEV_ADAPTER_LDFLAGS) -export-symbols-regex '^osev_qt_'
@@ -30,18 +30,18 @@ TESTS += tests/adapters/test-qt-unix
 tests_adapters_test_qt_unix_SOURCES = tests/adapters/test-qt.cpp $(OSEV_QT_TEST_SOURCES)
 tests_adapters_test_qt_unix_CPPFLAGS = $(OSEV_SCENARIO_CPPFLAGS) $(OSEV_QT_TEST_CPPFLAGS) \
 	$(CHECK_CFLAGS) -DOSEV_TEST_QT_NO_GLIB
-tests_adapters_test_qt_unix_CXXFLAGS = $(OSEV_CXXFLAGS)
+tests_adapters_test_qt_unix_CXXFLAGS = $(OSEV_CXXFLAGS) $(OSEV_QT_CXXFLAGS)
 tests_adapters_test_qt_unix_LDADD = lib/adapters/libosevent-qt.la $(OSEV_SCENARIO_LDADD) $(OSEV_QT_TEST_LIBS)
 endif
 check_PROGRAMS += tests/adapters/test-qt tests/adapters/test-inject-qt
 TESTS += tests/adapters/test-qt tests/adapters/test-inject-qt
 tests_adapters_test_qt_SOURCES = tests/adapters/test-qt.cpp $(OSEV_QT_TEST_SOURCES)
 tests_adapters_test_qt_CPPFLAGS = $(OSEV_SCENARIO_CPPFLAGS) $(OSEV_QT_TEST_CPPFLAGS) $(CHECK_CFLAGS)
-tests_adapters_test_qt_CXXFLAGS = $(OSEV_CXXFLAGS)
+tests_adapters_test_qt_CXXFLAGS = $(OSEV_CXXFLAGS) $(OSEV_QT_CXXFLAGS)
 tests_adapters_test_qt_LDADD = lib/adapters/libosevent-qt.la $(OSEV_SCENARIO_LDADD) $(OSEV_QT_TEST_LIBS)
 tests_adapters_test_inject_qt_SOURCES = tests/adapters/test-inject-qt.cpp $(OSEV_QT_TEST_SOURCES)
 tests_adapters_test_inject_qt_CPPFLAGS = $(OSEV_INJECT_CPPFLAGS) $(OSEV_QT_TEST_CPPFLAGS)
-tests_adapters_test_inject_qt_CXXFLAGS = $(OSEV_CXXFLAGS)
+tests_adapters_test_inject_qt_CXXFLAGS = $(OSEV_CXXFLAGS) $(OSEV_QT_CXXFLAGS)
 tests_adapters_test_inject_qt_LDFLAGS = $(OSEV_INJECT_LINKFLAGS)
 tests_adapters_test_inject_qt_LDADD = lib/adapters/libosevent-qt.la $(OSEV_INJECT_LDADD) $(OSEV_QT_TEST_LIBS)
 endif
