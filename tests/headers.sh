@@ -54,6 +54,8 @@ for h in $(for path in "$top_srcdir"/include/*.h "$top_builddir"/include/*.h; do
     osevent-cares.h) mods="libcares" posix=-D_POSIX_C_SOURCE=200809L ;;
     osevent-curl.h) mods="libcurl" posix=-D_POSIX_C_SOURCE=200809L ;;
     osevent-dbus.h) mods="dbus-1" posix=-D_POSIX_C_SOURCE=200809L ;;
+    osevent-qt.h) mods="" posix="" ;;
+    osevent-wayland.h) mods="wayland-server" posix=-D_POSIX_C_SOURCE=200809L ;;
     *) echo "FAIL: $h: a header this test does not know"; fail=1; continue ;;
     esac
     if ! dflags=$(deps_cflags "$mods"); then

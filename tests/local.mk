@@ -31,7 +31,7 @@ TESTS += tests/symbols.sh tests/headers.sh
 EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c \
 	tests/headers.sh
 TESTS_ENVIRONMENT = top_builddir=$(top_builddir) top_srcdir=$(top_srcdir) \
-	CC="$(CC)"
+	CC="$(CC)" CXX="$(CXX)"
 
 if HAVE_CHECK
 check_PROGRAMS += $(OSEV_SUITES)
