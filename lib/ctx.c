@@ -195,9 +195,13 @@ void osev__kick(osev_ctx *ctx)
         return;
     if (ctx->aggregate)
         osev__aggregate_sync(ctx);
-    /* Push mode: the foreign loop sees the wakeup fd and calls back. */
-    if (ctx->push.on && osev__work_pending(ctx))
-        osev_wakeup(ctx);
+    /* Push mode: the foreign loop sees the wakeup fd and calls back, and
+     * is kept running until it did. */
+    if (ctx->push.on) {
+        osev__hook_ref_sync(ctx);
+        if (osev__work_pending(ctx))
+            osev_wakeup(ctx);
+    }
 }
 
 OSEV_EXPORT void osev_wakeup(osev_ctx *ctx)

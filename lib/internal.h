@@ -68,6 +68,7 @@ struct osev__fdent {
     short ep_mask;      /* what the epoll set holds */
     unsigned char ep_state;
     short hook_mask;    /* what the application's hooks hold; 0: none */
+    bool hook_unref;    /* that registration unreferenced (fd_ref false) */
     uint32_t hook_tok;  /* token slot of that registration */
     void *app_reg;      /* the application's handle for it */
 };
@@ -160,6 +161,9 @@ struct osev__push {
     struct osev_hooks hooks;
     void *user;
     pid_t pid;           /* the process that set them: see hooks_unset */
+    pthread_t thread;    /* the one that dispatches through them: the last
+                            to report, or the one that set them; the only
+                            one that calls fd_ref (osev__hook_ref_sync) */
     struct osev__tok *toks;
     uint32_t ntoks, toks_cap, free_tok;
     /* the one timeout registration */
@@ -247,6 +251,9 @@ struct osev_ctx {
 
     /* osev_get_registry_stats() (stats.c) */
     unsigned user_fds;          /* live watches from osev_fd_add() */
+    /* live watches with events that are not the context's own (internal):
+     * the application's, those behind its signal and child watches */
+    unsigned held_watches;
 
     /* event type names (evtype.c): NULL where a type has none */
     char *evtype_name[OSEV_EVENT_TYPE_MAX + 1];
@@ -357,6 +364,7 @@ int osev__event_take(osev_ctx *ctx, uint64_t typemask,
 int osev__hook_fd_update(osev_ctx *ctx, struct osev__fdent *ent, short mask);
 int osev__hook_timeout_sync(osev_ctx *ctx);
 int osev__hook_timeout_lower(osev_ctx *ctx, osev_time deadline);
+void osev__hook_ref_sync(osev_ctx *ctx);
 void osev__hooks_after_pass(osev_ctx *ctx);
 struct osev__hooks_release {
     void (*fn)(void *user);
