@@ -49,9 +49,15 @@ dist_man3_MANS += \
 	docs/man/osev_timer_remove.3 \
 	docs/man/osev_timer_set.3 \
 	docs/man/osev_timer_set_release.3 \
+	docs/man/osev_version.3 \
+	docs/man/osev_version_string.3 \
 	docs/man/osev_wakeup.3 \
 	docs/man/osevent.3
 
 TESTS += docs/man-lint.sh
+# docs/man-errors.sh: each page's ERRORS lists the errors its function's
+# header comment names; docs/man-errors-test.sh tests that check itself.
+TESTS += docs/man-errors.sh docs/man-errors-test.sh
+EXTRA_DIST += docs/man-errors.sh docs/man-errors-test.sh
 EXTRA_DIST += docs/man-lint.sh docs/guide.md docs/design.md docs/threads.md \
 	docs/performance.md docs/performance-ir.png docs/wrapping.md

@@ -54,3 +54,21 @@ endif
 demo: examples/poll-loop$(EXEEXT) examples/wait-tool$(EXEEXT) \
 	$(EXAMPLES_DEMO_OPTIONAL)
 	$(SHELL) $(srcdir)/examples/demo.sh $(builddir)/examples
+
+# fetch-tool: c-ares and libcurl on one context, through their bridges;
+# its --self-test runs an HTTP server and a DNS responder on the same
+# context (fetch-servers.c).
+if HAVE_CURL
+if HAVE_CARES
+noinst_PROGRAMS += examples/fetch-tool
+examples_fetch_tool_SOURCES = examples/fetch-tool.c examples/fetch-servers.c \
+	examples/fetch-servers.h
+examples_fetch_tool_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS) $(CARES_CFLAGS)
+examples_fetch_tool_LDADD = lib/bridges/libosevent-curl.la \
+	lib/bridges/libosevent-cares.la lib/libosevent.la $(CURL_LIBS) \
+	$(CARES_LIBS)
+TESTS += examples/fetch-tool-selftest.sh
+CLEANFILES += examples/fetch-tool.valgrind
+endif
+endif
+EXTRA_DIST += examples/fetch-tool-selftest.sh

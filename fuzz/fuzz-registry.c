@@ -18,6 +18,10 @@
  *  - events: posts, checks with and without a predicate, osev_event_wait()
  *    with a past deadline, or a near one that a deferred post meets, the
  *    event hooks (event_occurs, disaster) and osev_disaster();
+ *  - event types by name: osev_event_type_get/_reserve/_find/_name on
+ *    names from a small set (valid, empty, NULL, 63 and 64 bytes long)
+ *    and numbered ones enough to run the types out; the event ops then
+ *    use the types the names got as well;
  *  - every way of dispatching: osev_beforepoll/afterpoll and
  *    osev_beforeselect/afterselect with fabricated or real results,
  *    osev_loop_once() with a deadline that has passed, osev_dispatch()
@@ -52,6 +56,10 @@
  *    remove call, never during a pass), every scheduled call (run, or
  *    released when the context goes), every event (one owner at a time),
  *    every child exit (with its status, -1 when we reaped it first);
+ *  - osev_get_registry_stats() counts what the model holds: exactly
+ *    between operations, within bounds inside a pass (check_stats());
+ *    event type names are the model's, a name keeps its type and its
+ *    string, a new one takes the highest free type;
  *  - push mode mirrors the registry: one registration per distinct fd with
  *    the merged mask, one timeout holding the earliest deadline, hook
  *    statistics equal to the calls the foreign loop saw, stale and foreign
@@ -78,7 +86,8 @@
  * too; given files or directories, it replays those (`make coverage`
  * runs it so, built for llvm-cov).
  */
-#define _GNU_SOURCE
+#include "config.h" /* _GNU_SOURCE; OSEV_LINUX_APIS */
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -239,6 +248,11 @@ struct state {
     int disasters;
     unsigned disaster_type;
     struct { bool active; uint64_t mask; int pred; int got; } waiter;
+    /* event type names: the name of each type, as the model holds it */
+    bool tnamed[64];
+    char tname[64][64];
+    const char *tname_ptr[64];  /* what osev_event_type_name() gave */
+    int ntnamed;
     /* the running call */
     struct pass pass;
     int cb_depth, hook_depth;
@@ -648,10 +662,12 @@ static void cb_enter(struct state *st, int phase, bool counted)
 }
 
 static void step(struct state *st, bool in_cb);
+static void check_stats(struct state *st);
 
 /* What a callback does: one more operation, from inside the pass. */
 static void cb_leave(struct state *st)
 {
+    check_stats(st);
     if (!st->quiet && !st->freed)
         step(st, true);
     st->cb_depth--;
@@ -1640,16 +1656,28 @@ static int ev_free_slot(struct state *st)
     return -1;
 }
 
-static unsigned pick_type(uint8_t a)
+/* One of the first five types, any type, or (once names exist, so never
+ * in an input without them) the type of one of the names. */
+static unsigned pick_type(const struct state *st, uint8_t a)
 {
+    if ((a & 0xc0) == 0xc0 && st->ntnamed > 0) {
+        int k = (a & 0x3f) % st->ntnamed;
+
+        for (unsigned t = 64; t-- > 0;)
+            if (st->tnamed[t] && k-- == 0)
+                return t;
+    }
     return a & 0x80 ? (unsigned)(a % 64) : (unsigned)(a % 5);
 }
 
-static uint64_t pick_mask(uint8_t a)
+static uint64_t pick_mask(const struct state *st, uint8_t a)
 {
     switch (a % 4) {
     case 0: return OSEV_EVENTMASK_ALL;
-    case 1: return UINT64_C(1) << pick_type((uint8_t)(a >> 2));
+    case 1: /* one type; with 0x80, once names exist, a named one */
+        if ((a & 0x80) && st->ntnamed > 0)
+            return UINT64_C(1) << pick_type(st, (uint8_t)(0xc0 | a >> 2));
+        return UINT64_C(1) << pick_type(st, (uint8_t)(a >> 2));
     case 2: return 0;
     default: return (UINT64_C(1) << (a >> 5)) | (UINT64_C(1) << ((a >> 2) & 7));
     }
@@ -1659,18 +1687,19 @@ static uint64_t pick_mask(uint8_t a)
 static int ev_make(struct state *st, uint8_t a, uint8_t b)
 {
     int id = ev_free_slot(st);
+    unsigned type = pick_type(st, a);
     osev_event *ev;
 
     if (id < 0)
         return -1;
     arm(st);
     errno = 0;
-    ev = osev_event_new(st->ctx, pick_type(a), (uint64_t)id, b % 40);
+    ev = osev_event_new(st->ctx, type, (uint64_t)id, b % 40);
     if (!ev) {
         CHECK(errno == ENOMEM && st->alloc_failed);
         return -1;
     }
-    CHECK(ev->for_user == (uint64_t)id && ev->type == pick_type(a));
+    CHECK(ev->for_user == (uint64_t)id && ev->type == type);
     CHECK((b % 40 == 0) == (ev->data == NULL));
     if (ev->data)
         memset(ev->data, 0xa5, b % 40);
@@ -1776,7 +1805,7 @@ static void ev_taken(struct state *st, int r, osev_event *ev, uint64_t mask,
 static void op_event_check(struct state *st, uint8_t a)
 {
     uint8_t b = next(st);
-    uint64_t mask = pick_mask(a);
+    uint64_t mask = pick_mask(st, a);
     int pred = b & 1 ? (b >> 1) % 3 : -1, expect, r;
     osev_event *ev = (osev_event *)&poison;
     bool exact;
@@ -1795,7 +1824,7 @@ static void op_event_check(struct state *st, uint8_t a)
 static void op_event_wait(struct state *st, uint8_t a, bool in_cb)
 {
     uint8_t b = next(st);
-    uint64_t mask = pick_mask(a);
+    uint64_t mask = pick_mask(st, a);
     int pred = b & 1 ? (b >> 1) % 3 : -1, expect, r, post = -1;
     osev_event *ev = (osev_event *)&poison;
     osev_time dl = b & 2 ? 0 : osev_now() - 1;
@@ -1888,7 +1917,7 @@ static void op_event_wait(struct state *st, uint8_t a, bool in_cb)
 static void op_event_hooks(struct state *st, uint8_t a, bool in_cb)
 {
     struct osev_event_hooks h = {
-        .event_occurs_mask = pick_mask(a) & ~(UINT64_C(1) << 4),
+        .event_occurs_mask = pick_mask(st, a) & ~(UINT64_C(1) << 4),
         .event_occurs = occurs_cb,
         .disaster = (a & 0x40) ? disaster_cb : NULL,
     };
@@ -1941,6 +1970,212 @@ static void op_disaster(struct state *st, uint8_t a)
     osev_disaster(st->ctx, st->disaster_type, "lost", 5);
     st->disaster_unhooked = true;
     osev_disaster(NULL, 0, NULL, 0);
+}
+
+/* ---- event types by name ---- */
+
+#define S16 "abcdefghijklmnop"
+static const char name63[] = S16 S16 S16 "abcdefghijklmno";
+static const char name63b[] = S16 S16 S16 "abcdefghijklmnX";
+static const char name64[] = S16 S16 S16 "abcdefghijklmnop";
+_Static_assert(sizeof name63 == OSEV_EVENT_TYPE_NAME_MAX + 1, "63 bytes");
+_Static_assert(sizeof name64 == OSEV_EVENT_TYPE_NAME_MAX + 2, "64 bytes");
+
+/* A small set, so names repeat: prefixes of each other, a case apart,
+ * the longest valid one and one that differs from it in its last byte
+ * only, and the invalid ones (empty, NULL, a byte too long). */
+static const char *const tnames[] = {
+    "a", "ab", "A", "curl.done", "ares.result", "x.\xff", "b",
+    name63, name63b, "", NULL, name64,
+};
+#define NTNAMES ((int)(sizeof tnames / sizeof tnames[0]))
+
+static bool tname_valid(const char *name)
+{
+    return name && name[0] && strlen(name) <= OSEV_EVENT_TYPE_NAME_MAX;
+}
+
+/* The model's type of @name, or -1. */
+static int tname_type(const struct state *st, const char *name)
+{
+    for (int t = 0; t < 64; t++)
+        if (name && st->tnamed[t] && strcmp(st->tname[t], name) == 0)
+            return t;
+    return -1;
+}
+
+/* The type a new name gets: the highest free one, or -1. */
+static int tname_free(const struct state *st)
+{
+    for (int t = 63; t >= 0; t--)
+        if (!st->tnamed[t])
+            return t;
+    return -1;
+}
+
+static void tname_set(struct state *st, int t, const char *name)
+{
+    CHECK(!st->tnamed[t] && tname_type(st, name) < 0);
+    st->tnamed[t] = true;
+    memcpy(st->tname[t], name, strlen(name) + 1);
+    st->ntnamed++;
+}
+
+/* osev_event_type_name(@type) against the model: the registered string,
+ * a copy (not the caller's buffer), the same pointer every time. */
+static void tname_check(struct state *st, unsigned type)
+{
+    const char *p = osev_event_type_name(st->ctx, type);
+
+    if (type > 63 || !st->tnamed[type]) {
+        CHECK(p == NULL);
+        return;
+    }
+    CHECK(p != NULL && strcmp(p, st->tname[type]) == 0);
+    if (st->tname_ptr[type])
+        CHECK(p == st->tname_ptr[type]);
+    st->tname_ptr[type] = p;
+}
+
+/* After -ENOMEM: nothing was registered. */
+static void tname_unchanged(struct state *st, const char *name)
+{
+    CHECK(osev_event_type_find(st->ctx, name) == -ENOENT);
+    for (unsigned t = 0; t < 64; t++)
+        if (!st->tnamed[t])
+            CHECK(osev_event_type_name(st->ctx, t) == NULL);
+}
+
+/* Every type's name against the model. */
+static void tnames_check_all(struct state *st)
+{
+    for (unsigned t = 0; t <= 64; t++)
+        tname_check(st, t);
+}
+
+static int tname_get(struct state *st, const char *name)
+{
+    int held = tname_type(st, name), t = tname_free(st), r;
+
+    arm(st);
+    r = osev_event_type_get(st->ctx, name);
+    if (trace)
+        fprintf(stderr, "  type_get %s: %d\n", name ? name : "(null)", r);
+    if (!tname_valid(name))
+        CHECK(r == -EINVAL);
+    else if (held >= 0) /* a held name keeps its type, and cannot fail */
+        CHECK(r == held);
+    else if (t < 0)
+        CHECK(r == -ENOSPC);
+    else if (r < 0) {
+        check_error(st, r);
+        tname_unchanged(st, name);
+    } else {
+        CHECK(r == t); /* the highest free type */
+        tname_set(st, t, name);
+    }
+    return r;
+}
+
+static void tname_reserve(struct state *st, const char *name, unsigned type)
+{
+    int held = tname_type(st, name), r;
+
+    arm(st);
+    r = osev_event_type_reserve(st->ctx, name, type);
+    if (trace)
+        fprintf(stderr, "  type_reserve %s %u: %d\n", name ? name : "(null)",
+                type, r);
+    if (!tname_valid(name) || type > 63)
+        CHECK(r == -EINVAL);
+    else if (held == (int)type)
+        CHECK(r == 0);
+    else if (held >= 0 || st->tnamed[type])
+        CHECK(r == -EEXIST);
+    else if (r < 0) {
+        check_error(st, r);
+        tname_unchanged(st, name);
+    } else {
+        tname_set(st, (int)type, name);
+    }
+}
+
+/* A type for reserve and name: any, one near the top (where new names
+ * go), the name's own, or one past 63. */
+static unsigned pick_name_type(const struct state *st, const char *name,
+                               uint8_t b)
+{
+    int held = tname_type(st, name);
+
+    switch (b >> 6) {
+    case 0: return b & 63u;
+    case 1: return 63u - (b & 7u);
+    case 2: return held >= 0 ? (unsigned)held : b & 63u;
+    default: return b == 0xff ? UINT_MAX : 64u + (b & 63u);
+    }
+}
+
+/*
+ * osev_event_type_get/_reserve/_find/_name against the model (a & 3) on
+ * a name of the set or a generated "gen.N" ((a >> 2) & 15), the type
+ * from the next byte.  With 0x40: get "gen.0", "gen.1"... up to N, which
+ * runs the types out (-ENOSPC), or the NULL context's -EINVAL first.
+ * Any thread, any callback: nothing here depends on the pass.
+ */
+static void op_evtype(struct state *st, uint8_t a)
+{
+    uint8_t b = next(st);
+    int k = (a >> 2) & 15;
+    const char *name = k < NTNAMES ? tnames[k] : NULL;
+    char gen[16];
+    unsigned type;
+
+    if (k >= NTNAMES) {
+        snprintf(gen, sizeof gen, "gen.%u", b % 72u);
+        name = gen;
+    }
+    if (a & 0x40) {
+        if ((a & 3) == 0) {
+            for (unsigned u = 0; u <= b % 72u; u++) {
+                int r;
+
+                snprintf(gen, sizeof gen, "gen.%u", u);
+                r = tname_get(st, gen);
+                if (r == -ENOSPC || r == -ENOMEM)
+                    break;
+            }
+            return;
+        }
+        CHECK(osev_event_type_get(NULL, "a") == -EINVAL);
+        CHECK(osev_event_type_reserve(NULL, "a", 0) == -EINVAL);
+        CHECK(osev_event_type_find(NULL, "a") == -EINVAL);
+        CHECK(osev_event_type_name(NULL, 0) == NULL);
+        /* The bounds, whatever the model holds: these change nothing. */
+        CHECK(osev_event_type_get(st->ctx, name64) == -EINVAL);
+        CHECK(osev_event_type_reserve(st->ctx, name64, 0) == -EINVAL);
+        CHECK(osev_event_type_get(st->ctx, "") == -EINVAL);
+        CHECK(osev_event_type_reserve(st->ctx, "a", 64) == -EINVAL);
+        CHECK(osev_event_type_find(st->ctx, name64) == -ENOENT);
+    }
+    type = pick_name_type(st, name, b);
+    switch (a & 3) {
+    case 0:
+        tname_get(st, name);
+        break;
+    case 1:
+        tname_reserve(st, name, type);
+        break;
+    case 2: {
+        int held = tname_type(st, name);
+
+        CHECK(osev_event_type_find(st->ctx, name) ==
+              (!name ? -EINVAL : held >= 0 ? held : -ENOENT));
+        break;
+    }
+    default:
+        tname_check(st, type);
+        break;
+    }
 }
 
 /* ---- the pull protocol ---- */
@@ -2911,6 +3146,126 @@ static void op_fake_knobs(struct state *st, uint8_t a)
     f->fail_in = (a >> 3) % 4;
 }
 
+/* ---- registry stats ---- */
+
+/*
+ * osev_get_registry_stats() against the model.  The watch counts (fds,
+ * timers, signals, children) change only in the add and remove calls,
+ * which the model follows one by one: they are exact anywhere.  So is
+ * everything between operations, when no pass runs: a pass runs all the
+ * due timers it collected and all the calls it took.  Inside a pass two
+ * counts are only bounded, because the pass has taken work out of the
+ * registry that the model still holds as not yet run:
+ *  - armed_timers: the due timers collected at the pass's start left
+ *    the heap, but the model sees one only when its callback runs, and
+ *    which timers were due in the band between the pass's now and ours
+ *    it cannot tell.  At most the timers armed and not yet fired; at
+ *    least (in a pass the model follows exactly) those armed since the
+ *    pass began or due after its now, which no collection took;
+ *  - pending: the deferred and scheduled calls and event_occurs
+ *    deliveries queued before the pass are its batch, no longer
+ *    counted.  At most everything not yet run; at least (exact pass)
+ *    what was queued since the pass began, which waits for the next.
+ * A pass the model follows only leniently (several passes in one call)
+ * gets the upper bounds alone.
+ */
+static void check_stats(struct state *st)
+{
+    struct osev_registry_stats rs;
+    const struct pass *p = &st->pass;
+    bool in_pass = st->cb_depth > 0, exact = p->mode == PASS_EXACT && !p->none;
+    unsigned fds = 0, timers = 0, armed = 0, armed_lo = 0, sigs = 0;
+    unsigned sigs2 = 0, kids = 0, pending, pending_lo = 0;
+    osev_time pass_now = p->tnow_set ? p->tnow : osev_now();
+
+    if (st->freed)
+        return;
+    for (int i = 0; i < st->nobj; i++) {
+        const struct obj *o = &st->obj[i];
+
+        if (!live(o))
+            continue;
+        switch (o->kind) {
+        case OBJ_FD: fds++; break;
+        case OBJ_TIMER:
+            timers++;
+            if (o->deadline == OSEV_TIME_INFINITY)
+                break;
+            armed++;
+            if (exact && (o->armed > p->tick || o->deadline > pass_now))
+                armed_lo++;
+            break;
+        case OBJ_SIGNAL: *(o->ctxi ? &sigs2 : &sigs) += 1; break;
+        default: kids++; break;
+        }
+    }
+    pending = (unsigned)(st->ndefer - st->defer_ran + st->nsched -
+                         st->sched_ran);
+    for (int i = 0; i < NE; i++) {
+        if (st->ev[i].state != EV_OCCUR)
+            continue;
+        pending++;
+        if (exact && st->ev[i].tick > p->tick)
+            pending_lo++;
+    }
+    if (exact)
+        pending_lo += (unsigned)(st->ndefer - p->defer_limit + st->nsched -
+                                 p->sched_limit);
+    memset(&rs, 0xa5, sizeof rs);
+    rs.size = sizeof rs;
+    CHECK(osev_get_registry_stats(st->ctx, &rs) == 0);
+    if (trace)
+        fprintf(stderr, "  stats%s: fds %u/%u timers %u/%u armed %u/%u..%u "
+                "signals %u/%u children %u/%u pending %u/%u..%u\n",
+                in_pass ? " in pass" : "", rs.fds, fds, rs.timers, timers,
+                rs.armed_timers, armed_lo, armed, rs.signals, sigs,
+                rs.children, kids, rs.pending, pending_lo, pending);
+    CHECK(rs.size == sizeof rs);
+    CHECK(rs.fds == fds && rs.timers == timers);
+    CHECK(rs.signals == sigs && rs.children == kids);
+    if (in_pass) {
+        CHECK(rs.armed_timers <= armed && rs.armed_timers >= armed_lo);
+        CHECK(rs.pending <= pending && rs.pending >= pending_lo);
+    } else {
+        CHECK(rs.armed_timers == armed && rs.pending == pending);
+    }
+    if (st->ctx2) { /* signal watches only, never dispatched from here */
+        memset(&rs, 0, sizeof rs);
+        rs.size = sizeof rs;
+        CHECK(osev_get_registry_stats(st->ctx2, &rs) == 0);
+        CHECK(rs.signals == sigs2 && rs.fds == 0 && rs.timers == 0 &&
+              rs.armed_timers == 0 && rs.children == 0 && rs.pending == 0);
+    }
+}
+
+/* Its arguments: a newer caller's struct keeps its tail, a short one
+ * (or a NULL) is refused and left as it was. */
+static void check_stats_args(struct state *st)
+{
+    struct osev_registry_stats rs;
+    uint8_t big[sizeof rs + 8];
+
+    memset(big, 0x5a, sizeof big);
+    rs.size = sizeof big;
+    memcpy(big, &rs.size, sizeof rs.size);
+    CHECK(osev_get_registry_stats(st->ctx, (void *)big) == 0);
+    memcpy(&rs, big, sizeof rs);
+    CHECK(rs.size == sizeof rs);
+    for (size_t i = sizeof rs; i < sizeof big; i++)
+        CHECK(big[i] == 0x5a);
+    for (size_t size = 0; size < sizeof rs; size += sizeof rs.size) {
+        memset(&rs, 0x5a, sizeof rs);
+        rs.size = size;
+        CHECK(osev_get_registry_stats(st->ctx, &rs) == -EINVAL);
+        CHECK(rs.size == size && rs.fds == 0x5a5a5a5au);
+    }
+    rs.size = sizeof rs - 1;
+    CHECK(osev_get_registry_stats(st->ctx, &rs) == -EINVAL);
+    rs.size = sizeof rs;
+    CHECK(osev_get_registry_stats(NULL, &rs) == -EINVAL);
+    CHECK(osev_get_registry_stats(st->ctx, NULL) == -EINVAL);
+}
+
 /* ---- the rest ---- */
 
 static void check_deadline(struct state *st)
@@ -2961,10 +3316,14 @@ static void op_misc(struct state *st, uint8_t a, bool in_cb)
         break;
     case 1:
         arm(st);
+#ifdef OSEV_LINUX_APIS
         if (osev_get_fd(st->ctx) >= 0)
             st->aggregate = true;
         else
             CHECK(st->alloc_failed);
+#else
+        CHECK(osev_get_fd(st->ctx) == -ENOSYS); /* no aggregate fd */
+#endif
         CHECK(osev_get_fd(NULL) == -EINVAL);
         break;
     case 2:
@@ -2996,6 +3355,9 @@ static void op_misc(struct state *st, uint8_t a, bool in_cb)
         CHECK(osev_get_hook_stats(st->ctx, &hs) == -EINVAL);
         CHECK(osev_get_hook_stats(NULL, &hs) == -EINVAL);
         CHECK(osev_get_hook_stats(st->ctx, NULL) == -EINVAL);
+        /* The registry's too, from inside a pass as well. */
+        check_stats(st);
+        check_stats_args(st);
         break;
     case 6:
         op_loop_run(st, a, in_cb);
@@ -3116,6 +3478,7 @@ static void drain(struct state *st)
         if (st->fake.on)
             check_mirror(st);
         check_deadline(st);
+        tnames_check_all(st);
     }
 }
 
@@ -3161,7 +3524,12 @@ static void step(struct state *st, bool in_cb)
     case 11: op_event_owned(st, a); break;
     case 12: op_event_wait(st, a, in_cb); break;
     case 13: op_event_hooks(st, a, in_cb); break;
-    case 14: op_disaster(st, a); break;
+    case 14:
+        if (a & 0x80)
+            op_evtype(st, a);
+        else
+            op_disaster(st, a);
+        break;
     case 15:
         if (a & 1)
             op_afterpoll(st, next(st), in_cb);
@@ -3227,6 +3595,7 @@ static void step(struct state *st, bool in_cb)
             check_mirror(st);
         if (!(op % 7))
             check_aggregate(st);
+        check_stats(st);
     }
 }
 
@@ -3300,6 +3669,10 @@ static void header(struct state *st)
     st->custom_alloc = !(h & 4);
     st->sigchld_path = (h & 0x18) == 0x18;
     st->pipe_path = (h & 0x60) == 0x60;
+#ifndef OSEV_LINUX_APIS
+    /* no pidfd, no signalfd: these paths are the only ones */
+    st->sigchld_path = st->pipe_path = true;
+#endif
     if (st->sigchld_path)
         setenv("OSEV_CHILD_BACKEND", "sigchld", 1);
     if (st->pipe_path)

@@ -20,7 +20,7 @@ EXTRA_DIST += fuzz/corpus
 FUZZ_SECONDS = 60
 FUZZ_FLAGS = -timeout=10 -max_len=4096 -len_control=20
 fuzz_cc = clang -g -DOSEV_BUILDING_LIBRARY -I$(top_srcdir)/include \
-	-I$(top_builddir)
+	-I$(top_builddir)/include -I$(top_builddir)
 
 # (GNU make: the sources are the .c prerequisites.)
 fuzz_deps = $(srcdir)/fuzz/fuzz-registry.c \

@@ -37,9 +37,9 @@ extern "C" {
  * A nested GLib loop run from one of @ctx's callbacks does not serve
  * @ctx (osevent does not dispatch from inside its own callbacks).
  * Returns 0, -EINVAL (NULL argument), -ENOMEM, the errno of a failed fd
- * creation (-EMFILE...), or -EBUSY: @ctx already has hooks (another
- * adapter, or GLib already: a context holds one set of hooks), or the
- * call was made from inside an osevent hook.  Attached, @ctx refuses
+ * creation (-EMFILE, -ENFILE...), or -EBUSY: @ctx already has hooks
+ * (another adapter, or GLib already: a context holds one set of hooks),
+ * or the call was made from inside an osevent hook.  Attached, @ctx refuses
  * other hooks (-EBUSY) until detached.
  */
 OSEV_EXPORT int osev_glib_attach(osev_ctx *ctx, GMainContext *gctx);

@@ -40,6 +40,8 @@
 #include <sys/time.h>
 #include <sys/types.h>
 
+#include "osevent-version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -58,8 +60,10 @@ extern "C" {
  * osev_strerror - a static, human-readable text for an osevent result.
  * Accepts negative errno values as osevent returns them (and positive
  * ones): osevent's own codes are described in its terms, others as the C
- * library describes them.  Never returns NULL.  Safe from any thread and
- * from any callback.
+ * library describes them (strerrordesc_np() with glibc; elsewhere the
+ * first call for an errno copies strerror_r()'s text, kept for the life
+ * of the process).  Never returns NULL.  Safe from any thread and from
+ * any callback.
  */
 OSEV_EXPORT const char *osev_strerror(int err);
 
@@ -98,6 +102,32 @@ static inline osev_time osev_s(int64_t s)
 }
 
 /* ------------------------------------------------------------------ */
+/* Version                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The headers' version is OSEV_VERSION_MAJOR, _MINOR, _PATCH and
+ * OSEV_VERSION_HEX (osevent-version.h, included above): what a program
+ * was built with.  These two say what it runs with.
+ */
+
+/*
+ * osev_version - the version of the library that is running, packed as
+ * OSEV_VERSION_HEX is: (major << 16) | (minor << 8) | patch.  A program
+ * that needs a behaviour of a later release than its soname promises
+ * compares it with the OSEV_VERSION_HEX it needs.  Cannot fail; any
+ * thread, any callback, a signal handler.
+ */
+OSEV_EXPORT unsigned osev_version(void);
+
+/*
+ * osev_version_string - the version of the library that is running, as
+ * "MAJOR.MINOR.PATCH": a static string, never NULL.  Cannot fail; any
+ * thread, any callback, a signal handler.
+ */
+OSEV_EXPORT const char *osev_version_string(void);
+
+/* ------------------------------------------------------------------ */
 /* Context                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -106,7 +136,9 @@ typedef struct osev_ctx osev_ctx;
 /* No locking: the context is used from one thread only. */
 #define OSEV_CTX_SINGLE_THREAD 0x1u
 /* The built-in loop uses poll(2) instead of epoll.  The environment
- * variable OSEV_BACKEND=poll has the same effect for every context. */
+ * variable OSEV_BACKEND=poll has the same effect for every context.  A
+ * build without epoll (configure --disable-linux-apis) always uses
+ * poll(2) and accepts the flag. */
 #define OSEV_CTX_BACKEND_POLL 0x2u
 
 struct osev_ctx_opts {
@@ -127,10 +159,11 @@ struct osev_ctx_opts {
  * @opts: NULL for defaults; not kept after the call.
  * @ctx_out: receives the context, which the caller owns and frees with
  *   osev_ctx_free().
- * Opens one wakeup fd (an eventfd, close-on-exec), itself watched by the
- * registry.  Returns 0, -EINVAL (bad opts: size too small or above 4096,
- * unknown flag, non-zero bytes past the known struct), -ENOMEM, or the errno of a
- * failed fd creation (-EMFILE...).
+ * Opens one wakeup fd (an eventfd, close-on-exec; in a build without the
+ * Linux APIs, configure --disable-linux-apis, a pipe: its two ends), the
+ * read end watched by the registry.  Returns 0, -EINVAL (bad opts: size
+ * too small or above 4096, unknown flag, non-zero bytes past the known
+ * struct), -ENOMEM, or the errno of a failed fd creation (-EMFILE, -ENFILE...).
  */
 OSEV_EXPORT int osev_ctx_new(const struct osev_ctx_opts *opts,
                              osev_ctx **ctx_out);
@@ -401,10 +434,10 @@ OSEV_EXPORT int osev_event_check(osev_ctx *ctx, uint64_t typemask,
  * when it leaves another takes over.  Returns 0, -ETIMEDOUT, -EINVAL
  * (negative deadline...), -EIO, -EBUSY (called from a callback or release
  * of @ctx), -ESTALE (the context was freed by a callback or release
- * meanwhile: do not touch it again), -ENOMEM or another errno when the
- * built-in loop could not be set up (its epoll set and buffers are made
- * when first needed).  The predicate runs with the context's lock held, on whichever
- * thread posts.
+ * meanwhile: do not touch it again), -ENOMEM, -EMFILE, -ENFILE or another
+ * errno when the built-in loop could not be set up (its epoll set and
+ * buffers are made when first needed).  The predicate runs with the
+ * context's lock held, on whichever thread posts.
  */
 OSEV_EXPORT int osev_event_wait(osev_ctx *ctx, uint64_t typemask,
                                 osev_event_predicate *pred, void *pred_user,
@@ -520,12 +553,13 @@ OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
  * osev_occurred_fd() and expiry with osev_occurred_timeout(), passing
  * back the @for_osev token it was given.
  *
- * Every member but release is REQUIRED.  Each hook is called with the context's lock
- * held, on whichever thread changed the registry: it must not call any
- * osevent function (osev_occurred_* from inside a hook is refused).
- * A hook that fails returns a negative errno and must leave its
- * registration as it was; the osevent call that caused it then fails with
- * that value and changes nothing.
+ * Every member but release and fd_ref is REQUIRED.  Each hook is called
+ * with the context's lock held, on whichever thread changed the registry
+ * (fd_ref: see there): it must not call any osevent function
+ * (osev_occurred_* from inside a hook is refused).  A hook that fails
+ * returns a negative errno and must leave its registration as it was;
+ * the osevent call that caused it then fails with that value and changes
+ * nothing (fd_ref: see there).
  *
  * fd_register: start watching @fd for @events (POLLIN, POLLOUT, POLLPRI;
  *   never 0).  Store what you need to find the registration again in
@@ -560,6 +594,45 @@ OSEV_EXPORT void osev_afterselect(osev_ctx *ctx, int maxfd,
  * A timeout that fired stays registered (disarmed) until osevent modifies
  * or deregisters it; a foreign timer that is periodic must be disarmed by
  * the adapter when it fires.
+ *
+ * fd_ref (optional; NULL: every registration keeps the loop running, as
+ *   before this member existed): whether an fd registration should keep
+ *   the loop's "run until done" call running (uv_run(UV_RUN_DEFAULT),
+ *   ev_run(loop, 0), event_base_dispatch(), tevent_loop_wait()), as
+ *   libuv's uv_ref()/uv_unref() say for a handle.  Registrations start
+ *   referenced.  osevent unreferences (@ref false) those of its own fds --
+ *   in practice the wakeup fd: the fds behind signal and child watches
+ *   exist only while such a watch does -- whenever the context holds
+ *   nothing of the application's that can still call it back: no fd
+ *   watch with events, no armed timer, no signal watch, no child watch
+ *   not yet reported, no deferred or scheduled call, event_occurs
+ *   delivery or release waiting for a pass; and references them again
+ *   (@ref true) as soon as it holds any.  The registrations of the
+ *   application's fds and the timeout are never unreferenced (they exist
+ *   only while there is such work).  So a loop that holds nothing else
+ *   returns from "run until done" once the application's work in the
+ *   context is over, and keeps running while any is left.
+ *   An unreferenced registration should still be polled and reported
+ *   where the loop can do that without being kept running by it (libuv,
+ *   libev): then a wakeup from another thread (osev_schedule()) still
+ *   reaches a loop that runs for other reasons.  A loop that cannot may
+ *   take it out of its poll set until it is referenced again.
+ *   *app_reg_io may be replaced.  A failure (a negative errno) leaves the
+ *   registration as it was, fails no osevent call, and is tried again at
+ *   the next change or pass.  fd_modify keeps the state; fd_deregister
+ *   comes in either state.
+ *   Threads: fd_ref is called only on the thread that dispatches the
+ *   context through these hooks (the last one to call osev_occurred_fd()
+ *   or osev_occurred_timeout(), until then the one that set the hooks).
+ *   Work queued from another thread (osev_schedule(), osev_event_post())
+ *   references nothing there: it writes the wakeup fd, which wakes the
+ *   loop if it polls it, and the pass that runs the work brings the
+ *   state up to date.  Until then that work does not keep a loop from
+ *   returning, and a loop that has returned leaves it for the context's
+ *   next pass (the next change made on the loop's thread, or an
+ *   osev_dispatch() there).  A watch or timer added from another thread
+ *   (where the loop allows it) keeps the loop running through its own
+ *   registration.
  */
 struct osev_hooks {
     int (*fd_register)(void *user, int fd, void **app_reg_out, short events,
@@ -571,6 +644,7 @@ struct osev_hooks {
     int (*timeout_modify)(void *user, void **app_reg_io, osev_time deadline);
     void (*timeout_deregister)(void *user, void *app_reg);
     void (*release)(void *user);
+    int (*fd_ref)(void *user, int fd, void **app_reg_io, bool ref);
 };
 
 /*
@@ -625,6 +699,7 @@ struct osev_hook_stats {
     unsigned timeout_regs;   /* timeout registrations held now: 0 or 1 */
     uint64_t fd_registers, fd_modifies, fd_deregisters;
     uint64_t timeout_registers, timeout_modifies, timeout_deregisters;
+    unsigned fd_regs_unref;  /* of fd_regs, those fd_ref unreferenced now */
 };
 
 /*
@@ -690,22 +765,24 @@ typedef struct osev_signal osev_signal;
  * from a signalfd (Linux).  To have no handler run at all and no system
  * call interrupted, block the signal in every thread (pthread_sigmask in
  * main before creating threads).  On the self-pipe path (systems without
- * signalfd, or OSEV_SIGNAL_BACKEND=pipe in the environment when the
- * context adds its first signal watch) a blocked signal stays pending:
- * leave it unblocked in at least one thread.  A signal sent to one thread
- * (pthread_kill, raise in a threaded program) that this thread blocks is
- * read only if that thread is the one dispatching.
+ * signalfd, a build without the Linux APIs, or OSEV_SIGNAL_BACKEND=pipe
+ * in the environment when the context adds its first signal watch) a
+ * blocked signal stays pending: leave it unblocked in at least one
+ * thread.  A signal sent to one thread (pthread_kill, raise in a threaded
+ * program) that this thread blocks is read only if that thread is the one
+ * dispatching.
  *
  * @signo: 1 to NSIG - 1, except SIGKILL and SIGSTOP (they cannot be
  *   caught) and SIGSEGV, SIGBUS, SIGFPE and SIGILL (a handler that
  *   returns would turn a fault into an endless loop of faults).
  * @s_out: receives the watch, the caller's until osev_signal_remove().
- * Opens an eventfd per watch and, per context with signal watches, a dup
- * of the process-wide self-pipe and signalfd; all close with the watches.
+ * Opens an eventfd per watch (a pipe, two fds, in a build without the
+ * Linux APIs) and, per context with signal watches, a dup of the
+ * process-wide self-pipe and signalfd; all close with the watches.
  * Returns 0, -EINVAL (NULL ctx, cb or s_out; a bad @signo, or one the C
- * library reserves), -ENOMEM, or the errno of a failed fd creation or
- * sigaction.  May be called from a callback and any thread; never from a
- * signal handler.
+ * library reserves), -ENOMEM, or the errno of a failed fd creation
+ * (-EMFILE, -ENFILE...) or sigaction.  May be called from a callback and
+ * any thread; never from a signal handler.
  */
 OSEV_EXPORT int osev_signal_add(osev_ctx *ctx, int signo,
                                 void (*cb)(osev_signal *s, int signo,
@@ -736,8 +813,9 @@ typedef struct osev_child osev_child;
  * osevent reaps only the children it is asked to watch, never with
  * waitpid(-1): go on reaping your other children with waitpid on their
  * pids.  Where the kernel has pidfd_open (Linux 5.3), the child is
- * watched through a pidfd and SIGCHLD is not touched.  Elsewhere, or with
- * OSEV_CHILD_BACKEND=sigchld in the environment, the context watches
+ * watched through a pidfd and SIGCHLD is not touched.  Elsewhere (a build
+ * without the Linux APIs too), or with OSEV_CHILD_BACKEND=sigchld in the
+ * environment, the context watches
  * SIGCHLD as osev_signal_add() does, with its rules, and calls
  * waitpid(pid, WNOHANG) for each child it watches on that path; then do
  * not reap a watched child yourself: its pid could be reused by the time
@@ -748,7 +826,8 @@ typedef struct osev_child osev_child;
  * @c_out: receives the watch, the caller's until osev_child_remove().
  * Returns 0, -EINVAL (NULL ctx, cb or c_out; @pid <= 0), -ECHILD (@pid is
  * not an unreaped child of this process), -ENOMEM, or the errno of a
- * failed fd creation.  May be called from a callback and any thread.
+ * failed fd creation (-EMFILE, -ENFILE...).  May be called from a
+ * callback and any thread.
  */
 OSEV_EXPORT int osev_child_add(osev_ctx *ctx, pid_t pid,
                                void (*cb)(osev_child *c, pid_t pid,
@@ -798,7 +877,8 @@ OSEV_EXPORT void osev_child_remove(osev_child *c);
  *    osev_loop_exit(), an event handed to an osev_event_wait() caller, an
  *    unhooked osev_disaster(), a registry change made from another thread;
  *  - -EINVAL, -EBUSY (from a callback of @ctx), -ESTALE (a callback or
- *    release freed @ctx), or the error of the wait itself (-ENOMEM...).
+ *    release freed @ctx), or the error of setting up the built-in loop or
+ *    of the wait itself (-ENOMEM, -EMFILE, -ENFILE...).
  * A wait that ends with nothing for the application -- interrupted by a
  * signal (EINTR), or one of osevent's own fds (a signal or child source)
  * that turns out to have nothing to deliver -- does not end the call: it
@@ -808,7 +888,11 @@ OSEV_EXPORT int osev_loop_once(osev_ctx *ctx, osev_time deadline);
 
 /*
  * osev_loop_run - run osev_loop_once() until osev_loop_exit() is called;
- * returns the code given to it, or a negative errno as osev_loop_once().
+ * returns the code given to it, or a negative errno as osev_loop_once()
+ * does: -EINVAL (NULL ctx, or a negative code given to osev_loop_exit()),
+ * -EBUSY (from a callback of @ctx), -ESTALE (a callback or release freed
+ * @ctx), or the error of setting up the built-in loop or of the wait
+ * (-ENOMEM, -EMFILE, -ENFILE...).
  */
 OSEV_EXPORT int osev_loop_run(osev_ctx *ctx);
 
@@ -828,8 +912,11 @@ OSEV_EXPORT void osev_loop_exit(osev_ctx *ctx, int code);
  * (a watched fd ready, a timer due, a deferred call or a wakeup pending),
  * for a foreign loop to watch before calling osev_dispatch().  Owned by
  * the context: do not close it.  Watch it with osev_get_deadline() too.
- * Returns the fd, or a negative errno (-ENOSYS where the system has no
- * epoll).
+ * Returns the fd, or a negative errno: -EINVAL (NULL ctx), -ENOSYS in a
+ * build without epoll (configure --disable-linux-apis, or a system
+ * without it): there is no aggregate fd, embed with osev_beforepoll()
+ * instead; or the errno of a failed fd creation (-EMFILE, -ENFILE,
+ * -ENOMEM...).
  */
 OSEV_EXPORT int osev_get_fd(osev_ctx *ctx);
 
@@ -844,11 +931,12 @@ OSEV_EXPORT int osev_get_deadline(osev_ctx *ctx, osev_time *deadline_out);
  * event deliveries) without blocking: one turn of the built-in loop that
  * never waits.  Once osev_get_fd() was called it asks the aggregate fd's
  * epoll set, whatever the backend, so its cost grows with the fds that
- * are ready, not with those watched.  Returns the number of callbacks
+ * are ready, not with those watched; in a build without epoll it polls
+ * every watched fd with poll(2).  Returns the number of callbacks
  * run, -EINVAL, -EBUSY (from a callback or release), -ESTALE (a callback
- * or release freed ctx), -ENOMEM or another errno when the built-in loop
- * could not be set up (its epoll set and buffers are made when first
- * needed).
+ * or release freed ctx), -ENOMEM, -EMFILE, -ENFILE or another errno when
+ * the built-in loop could not be set up (its epoll set and buffers are
+ * made when first needed).
  */
 OSEV_EXPORT int osev_dispatch(osev_ctx *ctx);
 
@@ -871,7 +959,10 @@ OSEV_EXPORT void osev_wakeup(osev_ctx *ctx);
  * Wakeup: whatever drives @ctx is woken through the wakeup fd (the
  * built-in loop, osev_event_wait(), a poll() on the osev_beforepoll()
  * array, the aggregate fd, a foreign loop through the hooks); the calls
- * queued before the dispatching thread takes them cost one wakeup.
+ * queued before the dispatching thread takes them cost one wakeup.  A
+ * foreign loop's "run until done" call is kept running by a call queued
+ * from its own thread, not by one from another thread (see fd_ref in
+ * struct osev_hooks).
  * While a call is pending, osev_beforepoll() gives timeout 0.
  * Ownership: @arg passes with the call.  Once fn runs, arg is fn's.  If
  * @ctx is freed first, fn is not run: release(arg) is called instead,

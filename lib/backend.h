@@ -29,8 +29,10 @@ static inline short osev__from_epoll(uint32_t ev)
     return (short)(ev & (POLLIN | POLLOUT | POLLPRI | POLLERR | POLLHUP));
 }
 
-extern const struct osev__backend osev__backend_epoll;
 extern const struct osev__backend osev__backend_poll;
+
+#ifdef OSEV_LINUX_APIS
+extern const struct osev__backend osev__backend_epoll;
 
 /* backend-epoll.c: the epoll set, made on first need. */
 int osev__ep_open(osev_ctx *ctx);
@@ -39,5 +41,32 @@ int osev__ep_update(osev_ctx *ctx, struct osev__fdent *ent, short mask,
 int osev__ep_open_timerfd(osev_ctx *ctx);
 void osev__ep_arm_timerfd(osev_ctx *ctx, osev_time deadline);
 void osev__ep_close(osev_ctx *ctx);
+#else
+/* Without the Linux APIs (--disable-linux-apis) there is no set: the
+ * poll backend waits, ctx->ep.epfd stays -1 and osev_get_fd() says
+ * -ENOSYS.  A kqueue port would put its own set here (docs/design.md). */
+static inline int osev__ep_open(osev_ctx *ctx)
+{
+    (void)ctx;
+    return -ENOSYS;
+}
+
+static inline int osev__ep_update(osev_ctx *ctx, struct osev__fdent *ent,
+                                  short mask, bool check_fd)
+{
+    (void)ctx, (void)ent, (void)mask, (void)check_fd;
+    return 0;
+}
+
+static inline void osev__ep_arm_timerfd(osev_ctx *ctx, osev_time deadline)
+{
+    (void)ctx, (void)deadline;
+}
+
+static inline void osev__ep_close(osev_ctx *ctx)
+{
+    (void)ctx;
+}
+#endif
 
 #endif

@@ -11,12 +11,13 @@
  *    waitid(P_PIDFD) reaps exactly that process even if its pid number
  *    was meanwhile reaped by someone else and reused.  SIGCHLD is not
  *    touched.
- *  - SIGCHLD path (OSEV_CHILD_BACKEND=sigchld, or no pidfd_open): the
- *    context watches SIGCHLD through signal.c (an internal, uncounted
- *    signal watch); on each SIGCHLD it calls waitpid(pid, WNOHANG) for
- *    each child it watches on this path, never waitpid(-1), and on an
- *    exit stores the status and writes the child's eventfd, which is
- *    then the fd its watch sees.
+ *  - SIGCHLD path (OSEV_CHILD_BACKEND=sigchld, no pidfd_open, or a
+ *    build without the Linux APIs): the context watches SIGCHLD through
+ *    signal.c (an internal, uncounted signal watch); on each SIGCHLD it
+ *    calls waitpid(pid, WNOHANG) for each child it watches on this path,
+ *    never waitpid(-1), and on an exit stores the status and sets the
+ *    child's flag (notify.c: an eventfd, or a pipe without the Linux
+ *    APIs), whose read end is then the fd its watch sees.
  *
  * Either way a child that exited before osev_child_add() is reported: a
  * pidfd of a zombie is readable at once, and the SIGCHLD path looks once
@@ -27,13 +28,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifdef OSEV_LINUX_APIS
+#include <sys/syscall.h>
 #ifndef SYS_pidfd_open
-#ifdef __linux__
 #define SYS_pidfd_open 434 /* the same number on every architecture */
 #endif
 #endif
@@ -41,11 +41,13 @@
 
 struct osev_child {
     struct osev__source s;  /* first; s.arg is the child, s.release
-                               closes fd */
+                               closes fd and wfd */
     void (*cb)(osev_child *c, pid_t pid, int status, void *arg);
     void *arg;
     pid_t pid;
-    int fd;                 /* the pidfd, or the SIGCHLD path's eventfd */
+    int fd;                 /* the pidfd, or the SIGCHLD path's flag */
+    int wfd;                /* the flag's write end (fd for an eventfd);
+                               -1 for a pidfd */
     osev_fd *w;             /* the watch on fd, until reported or removed */
     bool pidfd;
     bool exited;            /* SIGCHLD path: reaped, status set */
@@ -99,7 +101,6 @@ static bool pidfd_reap(const osev_child *c, int *status)
  * make its fd readable.  Returns whether it did. */
 static bool sigchld_reap(osev_child *c)
 {
-    uint64_t one = 1;
     int st;
     pid_t r = waitpid(c->pid, &st, WNOHANG);
 
@@ -107,8 +108,7 @@ static bool sigchld_reap(osev_child *c)
         return false;
     c->exited = true;
     c->status = r == c->pid ? st : -1; /* ECHILD: someone else reaped it */
-    if (write(c->fd, &one, sizeof one) < 0)
-        (void)0; /* cannot fail on a fresh eventfd */
+    osev__notify_set(c->wfd);
     return true;
 }
 
@@ -149,7 +149,6 @@ static void child_fired(osev_fd *w, int fd, short revents, void *arg)
 {
     osev_child *c = arg;
     osev_ctx *ctx = w->s.ctx;
-    uint64_t count;
     int status;
     bool done;
 
@@ -158,8 +157,7 @@ static void child_fired(osev_fd *w, int fd, short revents, void *arg)
         if (!pidfd_reap(c, &status))
             return;
     } else {
-        while (read(fd, &count, sizeof count) > 0)
-            ;
+        osev__notify_clear(fd);
         osev__lock(ctx);
         done = c->exited;
         status = c->status;
@@ -177,24 +175,35 @@ static void child_fired(osev_fd *w, int fd, short revents, void *arg)
     c->cb(c, c->pid, status, c->arg);
 }
 
-static void child_release(void *arg)
+static void child_close(osev_child *c)
 {
-    close(((osev_child *)arg)->fd);
+    struct osev__notify fds = { .rfd = c->fd, .wfd = c->wfd };
+
+    osev__notify_close(&fds);
 }
 
-/* The fd to watch: a pidfd unless forced or unavailable. */
-static int child_open_fd(pid_t pid, bool *is_pidfd)
+static void child_release(void *arg)
+{
+    child_close(arg);
+}
+
+/* The fds to watch and write: a pidfd unless forced or unavailable. */
+static int child_open_fd(osev_child *c, pid_t pid)
 {
     const char *env = getenv("OSEV_CHILD_BACKEND");
-    int fd;
+    struct osev__notify flag;
+    int r;
 
 #ifdef SYS_pidfd_open
     if (!(env && strcmp(env, "sigchld") == 0)) {
         /* close-on-exec is implied */
-        fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
         if (fd >= 0) {
-            *is_pidfd = true;
-            return fd;
+            c->fd = fd;
+            c->wfd = -1;
+            c->pidfd = true;
+            return 0;
         }
         if (errno == ESRCH)
             return -ECHILD; /* reaped since it was checked */
@@ -203,13 +212,15 @@ static int child_open_fd(pid_t pid, bool *is_pidfd)
             return -errno;
     }
 #else
-    (void)env;
+    (void)env, (void)pid;
 #endif
-    fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    *is_pidfd = false;
-    return fd;
+    r = osev__notify_open(&flag);
+    if (r < 0)
+        return r;
+    c->fd = flag.rfd;
+    c->wfd = flag.wfd;
+    c->pidfd = false;
+    return 0;
 }
 
 static int childctx_get(osev_ctx *ctx, struct osev__childctx **cc_out)
@@ -242,11 +253,9 @@ OSEV_EXPORT int osev_child_add(osev_ctx *ctx, pid_t pid,
     c = osev__alloc(ctx, sizeof *c);
     if (!c)
         return -ENOMEM;
-    c->fd = child_open_fd(pid, &c->pidfd);
-    if (c->fd < 0) {
-        r = c->fd;
+    r = child_open_fd(c, pid);
+    if (r < 0)
         goto fail_free;
-    }
     /* Our child, not reaped yet?  WNOWAIT: this reaps nothing.  Through
      * the pidfd, so a pid reused since cannot pass for it. */
     memset(&si, 0, sizeof si);
@@ -257,7 +266,7 @@ OSEV_EXPORT int osev_child_add(osev_ctx *ctx, pid_t pid,
         r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
     if (r < 0) {
         r = -errno;
-        close(c->fd);
+        child_close(c);
         goto fail_free;
     }
 
@@ -271,6 +280,10 @@ OSEV_EXPORT int osev_child_add(osev_ctx *ctx, pid_t pid,
         if (r < 0)
             goto fail_unlock;
     }
+    /* A pipe's write end: a stale watch on its number must not see it
+     * either (the read end is claimed by the watch made on it). */
+    if (c->wfd >= 0 && c->wfd != c->fd)
+        osev__claim_fd(ctx, c->wfd);
     r = osev__fd_add_locked(ctx, c->fd, POLLIN, child_fired, c, &c->w);
     if (r < 0) {
         if (!c->pidfd && cc->nsigchld == 0) {
@@ -296,7 +309,7 @@ OSEV_EXPORT int osev_child_add(osev_ctx *ctx, pid_t pid,
 
 fail_unlock:
     osev__unlock(ctx);
-    close(c->fd);
+    child_close(c);
 fail_free:
     osev__free(ctx, c);
     return r;

@@ -6,14 +6,69 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_STRERRORDESC_NP
+/* Static text, unlike strerror(3): safe from any thread. */
+static const char *libc_text(int err)
+{
+    return strerrordesc_np(err);
+}
+#else
+/*
+ * Without strerrordesc_np() (musl, the BSDs) nothing gives static text:
+ * strerror(3) may reuse one buffer for every thread, strerror_r(3) fills
+ * the caller's.  So each errno's text is made once, from strerror_r(),
+ * and kept for the life of the process; a thread that loses the race to
+ * publish it frees its copy and takes the winner's.
+ */
+#define LIBC_TEXTS 256 /* above every errno of Linux, the BSDs and macOS */
+
+static _Atomic(char *) libc_texts[LIBC_TEXTS];
+
+static const char *libc_text(int err)
+{
+    char buf[256], *text, *found = NULL;
+    const char *s;
+    size_t len;
+
+    if (err >= LIBC_TEXTS)
+        return NULL;
+    text = atomic_load_explicit(&libc_texts[err], memory_order_acquire);
+    if (text)
+        return text;
+#ifdef STRERROR_R_CHAR_P
+    /* GNU: static text, or @buf filled. */
+    s = strerror_r(err, buf, sizeof buf);
+#else
+    /* XSI (musl, the BSDs): 0 and @buf filled, or an errno. */
+    s = strerror_r(err, buf, sizeof buf) == 0 ? buf : NULL;
+#endif
+    if (!s)
+        return NULL;
+    len = strlen(s) + 1;
+    text = malloc(len);
+    if (!text)
+        return NULL;
+    memcpy(text, s, len);
+    if (!atomic_compare_exchange_strong_explicit(&libc_texts[err], &found,
+                                                 text, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        free(text);
+        return found;
+    }
+    return text;
+}
+#endif
+
 OSEV_EXPORT const char *osev_strerror(int err)
 {
+    const char *text;
+
     /* No errno is INT_MIN, and negating it would overflow. */
     if (err == INT_MIN)
         return "unknown error";
@@ -32,12 +87,8 @@ OSEV_EXPORT const char *osev_strerror(int err)
     case EIO: return "events were lost (unhooked disaster)";
     default: break;
     }
-#ifdef HAVE_STRERRORDESC_NP
-    /* Static text, unlike strerror(3): safe from any thread. */
-    if (strerrordesc_np(err))
-        return strerrordesc_np(err);
-#endif
-    return "unknown error";
+    text = libc_text(err);
+    return text ? text : "unknown error";
 }
 
 OSEV_EXPORT osev_time osev_now(void)
@@ -144,39 +195,37 @@ void osev__kick(osev_ctx *ctx)
         return;
     if (ctx->aggregate)
         osev__aggregate_sync(ctx);
-    /* Push mode: the foreign loop sees the wakeup fd and calls back. */
-    if (ctx->push.on && osev__work_pending(ctx))
-        osev_wakeup(ctx);
+    /* Push mode: the foreign loop sees the wakeup fd and calls back, and
+     * is kept running until it did. */
+    if (ctx->push.on) {
+        osev__hook_ref_sync(ctx);
+        if (osev__work_pending(ctx))
+            osev_wakeup(ctx);
+    }
 }
 
 OSEV_EXPORT void osev_wakeup(osev_ctx *ctx)
 {
-    uint64_t one = 1;
-    int saved = errno;
-
-    /* Async-signal-safe: one write(2), no lock.  EAGAIN (counter full)
-     * means a wakeup is already pending, which is all we want. */
-    if (ctx && ctx->wake_fd >= 0 && write(ctx->wake_fd, &one, sizeof one) < 0)
-        (void)0;
-    errno = saved;
+    /* Async-signal-safe: one write(2), no lock.  EAGAIN (counter or pipe
+     * full) means a wakeup is already pending, which is all we want. */
+    if (ctx && ctx->wake.wfd >= 0)
+        osev__notify_set(ctx->wake.wfd);
 }
 
 /* The wakeup fd's callback: a turn of the built-in loop that was woken
  * returns (see osev__loop_once_locked()). */
 static void wakeup_drain(osev_fd *w, int fd, short revents, void *arg)
 {
-    uint64_t count;
-
     (void)revents, (void)arg;
     w->s.ctx->woken = true; /* unlocked, but only the dispatcher runs it */
-    while (read(fd, &count, sizeof count) > 0)
-        ;
+    osev__notify_clear(fd);
 }
 
 /* ---- life ---- */
 
 static const struct osev__backend *choose_backend(unsigned flags)
 {
+#ifdef OSEV_LINUX_APIS
     const char *env = getenv("OSEV_BACKEND");
 
     if (flags & OSEV_CTX_BACKEND_POLL)
@@ -184,6 +233,10 @@ static const struct osev__backend *choose_backend(unsigned flags)
     if (env && strcmp(env, "poll") == 0)
         return &osev__backend_poll;
     return &osev__backend_epoll;
+#else
+    (void)flags;
+    return &osev__backend_poll;
+#endif
 }
 
 /* Waiters' deadlines are on osev_now()'s clock, not the wall clock. */
@@ -257,12 +310,10 @@ OSEV_EXPORT int osev_ctx_new(const struct osev_ctx_opts *opts,
     r = cond_init_monotonic(&ctx->waiters_cond);
     if (r < 0)
         goto fail_mutex;
-    ctx->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (ctx->wake_fd < 0) {
-        r = -errno;
+    r = osev__notify_open(&ctx->wake);
+    if (r < 0)
         goto fail_cond;
-    }
-    r = osev__fd_add_internal(ctx, ctx->wake_fd, wakeup_drain, NULL,
+    r = osev__fd_add_internal(ctx, ctx->wake.rfd, wakeup_drain, NULL,
                               &ctx->wake_watch);
     if (r < 0)
         goto fail_close;
@@ -270,7 +321,7 @@ OSEV_EXPORT int osev_ctx_new(const struct osev_ctx_opts *opts,
     return 0;
 
 fail_close:
-    close(ctx->wake_fd);
+    osev__notify_close(&ctx->wake);
     osev__free(ctx, ctx->fdtab);
     osev__free(ctx, ctx->pfd);
     osev__free(ctx, ctx->pull_round.fds);
@@ -330,7 +381,7 @@ void osev__ctx_destroy(osev_ctx *ctx)
     osev__release_all(ctx);
     osev__evtypes_free(ctx);
 
-    close(ctx->wake_fd);
+    osev__notify_close(&ctx->wake);
     osev__free(ctx, ctx->fdtab);
     osev__free(ctx, ctx->pfd);
     osev__free(ctx, ctx->pull_round.fds);

@@ -40,6 +40,9 @@ void osev__end_source(osev_ctx *ctx, struct osev__source *s)
      * and the list is empty again only once that pass has run. */
     if (first && ctx->push.on && !ctx->dispatching)
         osev_wakeup(ctx);
+    /* The release is the application's: it keeps the foreign loop
+     * running until a pass ran it (osev__hook_ref_sync()). */
+    osev__hook_ref_sync(ctx);
 }
 
 /*

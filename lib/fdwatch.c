@@ -14,11 +14,21 @@
 #include <assert.h>
 #include <fcntl.h>
 #include <string.h>
+#ifdef OSEV_LINUX_APIS
 #include <sys/epoll.h>
+#endif
 
 static struct osev__fdent *fdent_lookup(const osev_ctx *ctx, int fd)
 {
     return fd >= 0 && fd < ctx->fdtab_len ? ctx->fdtab[fd] : NULL;
+}
+
+/* Count @w in or out of ctx->held_watches (what keeps a foreign loop
+ * running: holds_app() in hooks.c), by the events it has now. */
+static inline void watch_held(osev_ctx *ctx, const osev_fd *w, int sign)
+{
+    if (!w->internal && w->events)
+        ctx->held_watches += (unsigned)sign;
 }
 
 static int fdtab_reserve(osev_ctx *ctx, int fd)
@@ -160,7 +170,8 @@ static void fdent_shrink(osev_ctx *ctx, struct osev__fdent *ent)
 }
 
 static int fd_add_locked(osev_ctx *ctx, int fd, short events, bool check_fd,
-                         osev_fd_cb *cb, void *arg, osev_fd **w_out)
+                         bool internal, osev_fd_cb *cb, void *arg,
+                         osev_fd **w_out)
 {
     struct osev__fdent *ent;
     bool new_ent = false;
@@ -201,9 +212,11 @@ static int fd_add_locked(osev_ctx *ctx, int fd, short events, bool check_fd,
     w->cb = cb;
     w->fd = fd;
     w->events = events;
+    w->internal = internal;
     w->born = ctx->epoch;
     osev__list_init(&w->ready_link);
     osev__list_append(&ent->watches, &w->fd_link);
+    watch_held(ctx, w, 1);
     *w_out = w;
     return 0;
 }
@@ -224,14 +237,8 @@ void osev__claim_fd(osev_ctx *ctx, int fd)
 int osev__fd_add_internal(osev_ctx *ctx, int fd, osev_fd_cb *cb, void *arg,
                           osev_fd **w_out)
 {
-    int r;
-
     osev__claim_fd(ctx, fd);
-    r = fd_add_locked(ctx, fd, POLLIN, false, cb, arg, w_out);
-
-    if (r == 0)
-        (*w_out)->internal = true;
-    return r;
+    return fd_add_locked(ctx, fd, POLLIN, false, true, cb, arg, w_out);
 }
 
 /*
@@ -271,7 +278,8 @@ OSEV_EXPORT int osev_fd_add(osev_ctx *ctx, int fd, short events,
     if (!check_by_epoll && fcntl(fd, F_GETFD) < 0)
         r = -EBADF;
     else
-        r = fd_add_locked(ctx, fd, events, check_by_epoll, cb, arg, w_out);
+        r = fd_add_locked(ctx, fd, events, check_by_epoll, false, cb, arg,
+                          w_out);
     if (r == 0) {
         (*w_out)->by_user = true;
         ctx->user_fds++;
@@ -303,6 +311,8 @@ OSEV_EXPORT int osev_fd_modify(osev_fd *w, short events)
         w->events = old;
         goto out;
     }
+    if (!w->internal)
+        ctx->held_watches += (unsigned)(events != 0) - (unsigned)(old != 0);
     /* What was marked for this pass but is no longer wanted is dropped
      * (atomically: the pass takes the bits unlocked, dispatch.c). */
     __atomic_fetch_and(&w->pending,
@@ -310,6 +320,8 @@ OSEV_EXPORT int osev_fd_modify(osev_fd *w, short events)
                        __ATOMIC_RELEASE);
     if (events & ~old)
         osev__kick(ctx);
+    else
+        osev__hook_ref_sync(ctx); /* the last events may have gone */
 out:
     osev__unlock(ctx);
     return r;
@@ -320,6 +332,7 @@ static void fd_end(osev_ctx *ctx, osev_fd *w)
 {
     struct osev__fdent *ent = ctx->fdtab[w->fd];
 
+    watch_held(ctx, w, -1);
     w->s.dead = true;
     osev__list_unlink(&w->fd_link);
     osev__list_unlink(&w->ready_link);
@@ -402,6 +415,7 @@ static inline bool mark_watch(osev_ctx *ctx, osev_fd *w, short revents,
         osev__list_append(&ctx->ready, &w->ready_link);
     if (!(revents & POLLNVAL))
         return false;
+    watch_held(ctx, w, -1);
     w->events = 0;
     return true;
 }
@@ -434,6 +448,7 @@ void osev__mark_fd(osev_ctx *ctx, int fd, short revents, uint64_t epoch)
         fdent_shrink(ctx, ent);
 }
 
+#ifdef OSEV_LINUX_APIS
 /*
  * Take up to @max watches from what the last epoll wait found, for the
  * pass to call (dispatch.c): a watch alone on its fd that takes part goes
@@ -471,6 +486,7 @@ int osev__ep_take_found(osev_ctx *ctx, osev_fd **batch, int max)
     ep->found_next = i;
     return n;
 }
+#endif
 
 /*
  * For push mode (hooks.c): mark @fd as osev__mark_fd() does, but when it
@@ -496,7 +512,7 @@ int osev__fd_add_locked(osev_ctx *ctx, int fd, short events, osev_fd_cb *cb,
                         void *arg, osev_fd **w_out)
 {
     osev__claim_fd(ctx, fd);
-    return fd_add_locked(ctx, fd, events, false, cb, arg, w_out);
+    return fd_add_locked(ctx, fd, events, false, false, cb, arg, w_out);
 }
 
 void osev__fd_remove_locked(osev_fd *w)

@@ -140,6 +140,10 @@ static void fd_forget(osev_ctx *ctx, struct osev__fdent *ent)
     ent->hook_mask = 0;
     ent->app_reg = NULL;
     ctx->push.stats.fd_regs--;
+    if (ent->hook_unref) {
+        ent->hook_unref = false;
+        ctx->push.stats.fd_regs_unref--;
+    }
 }
 
 static void fd_deregister(osev_ctx *ctx, struct osev__fdent *ent)
@@ -295,6 +299,67 @@ int osev__hook_timeout_lower(osev_ctx *ctx, osev_time deadline)
     return 0;
 }
 
+/* ---- what keeps the loop running ---- */
+
+/*
+ * Whether the context holds anything of the application's that can still
+ * call it back: a watch with events (its own, or one behind a signal or
+ * child watch), an armed timer, work or a release waiting for a pass.
+ * The context's own fds (its wakeup fd) are not counted.
+ */
+static bool holds_app(const osev_ctx *ctx)
+{
+    return ctx->held_watches > 0 || ctx->nheap > 0 ||
+           !osev__list_empty(&ctx->deferred) ||
+           !osev__list_empty(&ctx->sched) ||
+           !osev__list_empty(&ctx->ev_occur) ||
+           !osev__list_empty(&ctx->ended);
+}
+
+/*
+ * Make the fd registrations referenced exactly while the context holds
+ * something of the application's (holds_app()), through the
+ * optional fd_ref hook.  Every registration but the context's own fds
+ * exists only while it does, so the state is the context's, and all
+ * registrations share it: the common case, nothing to change, is two
+ * counters compared.  Only on the thread that dispatches through the
+ * hooks (see fd_ref in osevent.h): the loops whose adapters unreference
+ * (libuv, libev, libevent, tevent) are not thread-safe, and work queued
+ * from another thread must reach them through the wakeup fd alone.  A
+ * running pass syncs when it ends (osev__hooks_after_pass()).  A hook
+ * that fails leaves its registration as it was: the next sync retries.
+ */
+void osev__hook_ref_sync(osev_ctx *ctx)
+{
+    struct osev__push *p = &ctx->push;
+    bool ref;
+
+    if (!p->on || !p->hooks.fd_ref || ctx->dispatching)
+        return;
+    ref = holds_app(ctx);
+    if (p->stats.fd_regs_unref == (ref ? 0 : p->stats.fd_regs))
+        return;
+    if (!pthread_equal(p->thread, pthread_self()))
+        return;
+    for (int i = 0; i < ctx->npfd; i++) {
+        struct osev__fdent *ent = ctx->fdtab[ctx->pfd[i].fd];
+        void *reg = ent->app_reg;
+        int r;
+
+        if (ent->hook_mask == 0 || ent->hook_unref != ref)
+            continue;
+        IN_HOOK(r = p->hooks.fd_ref(p->user, ent->fd, &reg, ref));
+        if (r < 0)
+            continue;
+        ent->app_reg = reg;
+        ent->hook_unref = !ref;
+        if (ref)
+            p->stats.fd_regs_unref--;
+        else
+            p->stats.fd_regs_unref++;
+    }
+}
+
 /*
  * After every pass: the timers changed (due ones were taken, callbacks
  * re-armed some), and work left pending (a deferred call, an event to
@@ -307,6 +372,7 @@ void osev__hooks_after_pass(osev_ctx *ctx)
 
     if (!p->on)
         return;
+    osev__hook_ref_sync(ctx);
     /* The common case: the registration holds the earliest deadline
      * already, and nothing is left to do. */
     if (!p->tmo_fired && !osev__work_pending(ctx) &&
@@ -426,12 +492,16 @@ OSEV_EXPORT int osev_set_hooks(osev_ctx *ctx, const struct osev_hooks *hooks,
         ctx->push.hooks = h;
         ctx->push.user = user;
         ctx->push.pid = getpid();
+        ctx->push.thread = pthread_self();
         ctx->push.on = true;
         r = register_all(ctx);
-        if (r < 0)
+        if (r < 0) {
             ctx->push.on = false;
-        else if (osev__work_pending(ctx) || !osev__list_empty(&ctx->ended))
-            osev_wakeup(ctx); /* the foreign loop takes over at once */
+        } else {
+            if (osev__work_pending(ctx) || !osev__list_empty(&ctx->ended))
+                osev_wakeup(ctx); /* the foreign loop takes over at once */
+            osev__hook_ref_sync(ctx);
+        }
     }
     osev__unlock(ctx);
     if (rel.fn)
@@ -475,6 +545,7 @@ OSEV_EXPORT void osev_occurred_fd(osev_ctx *ctx, void *for_osev, int fd,
         osev__unlock(ctx);
         return;
     }
+    ctx->push.thread = pthread_self(); /* the loop's: see fd_ref */
     /* Every watch that exists now takes part: the token already proved
      * the fd is the one registered.  The common case, one watch on the
      * fd and no pass running, goes to the pass directly. */
@@ -502,6 +573,7 @@ OSEV_EXPORT void osev_occurred_timeout(osev_ctx *ctx, void *for_osev)
         return;
     }
     ctx->push.tmo_fired = true;
+    ctx->push.thread = pthread_self();
     dispatch_now(ctx);
 }
 

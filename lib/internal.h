@@ -68,6 +68,7 @@ struct osev__fdent {
     short ep_mask;      /* what the epoll set holds */
     unsigned char ep_state;
     short hook_mask;    /* what the application's hooks hold; 0: none */
+    bool hook_unref;    /* that registration unreferenced (fd_ref false) */
     uint32_t hook_tok;  /* token slot of that registration */
     void *app_reg;      /* the application's handle for it */
 };
@@ -160,6 +161,9 @@ struct osev__push {
     struct osev_hooks hooks;
     void *user;
     pid_t pid;           /* the process that set them: see hooks_unset */
+    pthread_t thread;    /* the one that dispatches through them: the last
+                            to report, or the one that set them; the only
+                            one that calls fd_ref (osev__hook_ref_sync) */
     struct osev__tok *toks;
     uint32_t ntoks, toks_cap, free_tok;
     /* the one timeout registration */
@@ -172,6 +176,13 @@ struct osev__push {
 };
 
 struct osev__backend;
+
+/* A readiness flag made of fds (notify.c): an eventfd (rfd == wfd), or a
+ * self-pipe without the Linux APIs. */
+struct osev__notify {
+    int rfd;             /* watched; -1 when closed */
+    int wfd;             /* written */
+};
 
 struct osev_ctx {
     unsigned flags;
@@ -230,7 +241,7 @@ struct osev_ctx {
     bool aggregate;             /* osev_get_fd() was called */
     struct pollfd *pbuf;        /* the poll backend's copy */
     int pbuf_cap;
-    int wake_fd;
+    struct osev__notify wake;
     osev_fd *wake_watch;
 
     struct osev__push push;
@@ -240,6 +251,9 @@ struct osev_ctx {
 
     /* osev_get_registry_stats() (stats.c) */
     unsigned user_fds;          /* live watches from osev_fd_add() */
+    /* live watches with events that are not the context's own (internal):
+     * the application's, those behind its signal and child watches */
+    unsigned held_watches;
 
     /* event type names (evtype.c): NULL where a type has none */
     char *evtype_name[OSEV_EVENT_TYPE_MAX + 1];
@@ -300,6 +314,15 @@ int osev__copy_struct(void *dst, size_t dst_size, const void *src,
 void osev__kick(osev_ctx *ctx);
 osev_time osev__next_deadline(const osev_ctx *ctx);
 
+/* notify.c.  osev__notify_set() is async-signal-safe and keeps errno;
+ * osev__notify_clear() says whether the flag was set.  osev__pipe():
+ * non-blocking, close-on-exec. */
+int osev__notify_open(struct osev__notify *n);
+void osev__notify_set(int wfd);
+bool osev__notify_clear(int rfd);
+void osev__notify_close(struct osev__notify *n);
+int osev__pipe(int fds[2]);
+
 /* fdwatch.c */
 void osev__mark_fd(osev_ctx *ctx, int fd, short revents, uint64_t epoch);
 osev_fd *osev__mark_fd_one(osev_ctx *ctx, int fd, short revents,
@@ -341,6 +364,7 @@ int osev__event_take(osev_ctx *ctx, uint64_t typemask,
 int osev__hook_fd_update(osev_ctx *ctx, struct osev__fdent *ent, short mask);
 int osev__hook_timeout_sync(osev_ctx *ctx);
 int osev__hook_timeout_lower(osev_ctx *ctx, osev_time deadline);
+void osev__hook_ref_sync(osev_ctx *ctx);
 void osev__hooks_after_pass(osev_ctx *ctx);
 struct osev__hooks_release {
     void (*fn)(void *user);
@@ -349,12 +373,27 @@ struct osev__hooks_release {
 struct osev__hooks_release osev__hooks_unset(osev_ctx *ctx);
 
 /* fdwatch.c: the pass takes what the last epoll wait found */
+#ifdef OSEV_LINUX_APIS
 int osev__ep_take_found(osev_ctx *ctx, osev_fd **batch, int max);
 
 static inline bool osev__ep_found_left(const osev_ctx *ctx)
 {
     return ctx->ep.found_next < ctx->ep.found_n;
 }
+#else
+static inline int osev__ep_take_found(osev_ctx *ctx, osev_fd **batch,
+                                      int max)
+{
+    (void)ctx, (void)batch, (void)max;
+    return 0;
+}
+
+static inline bool osev__ep_found_left(const osev_ctx *ctx)
+{
+    (void)ctx;
+    return false;
+}
+#endif
 
 /* loop.c */
 int osev__loop_once_locked(osev_ctx *ctx, osev_time deadline);

@@ -120,9 +120,13 @@ OSEV_EXPORT int osev_dispatch(osev_ctx *ctx)
     r = osev__release_ended(ctx);
     if (r < 0)
         return r;
+#ifdef OSEV_LINUX_APIS
     /* Once the aggregate fd exists, its epoll set is in step with the
      * registry: asking it is O(ready), where poll(2) is O(fds). */
     r = (ctx->aggregate ? &osev__backend_epoll : ctx->backend)->wait(ctx, 0);
+#else
+    r = ctx->backend->wait(ctx, 0);
+#endif
     if (r < 0)
         goto out;
     r = osev__run_pass(ctx, 0);
@@ -161,6 +165,7 @@ OSEV_EXPORT int osev_get_fd(osev_ctx *ctx)
 
     if (!ctx)
         return -EINVAL;
+#ifdef OSEV_LINUX_APIS
     osev__lock(ctx);
     r = osev__ep_open(ctx);
     if (r == 0)
@@ -171,5 +176,9 @@ OSEV_EXPORT int osev_get_fd(osev_ctx *ctx)
         r = ctx->ep.epfd;
     }
     osev__unlock(ctx);
+#else
+    /* No epoll: no set to be the aggregate fd (a kqueue would be one). */
+    r = -ENOSYS;
+#endif
     return r;
 }

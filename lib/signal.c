@@ -14,22 +14,23 @@
  *    library code runs in it.  Because it is always installed, a watched
  *    signal never takes its default action (terminating the process)
  *    whichever thread it lands on.
- *  - on Linux, unless OSEV_SIGNAL_BACKEND=pipe, a signalfd over the
- *    watched set, which reads what the application keeps pending by
- *    blocking the signal.
+ *  - with the Linux APIs, unless OSEV_SIGNAL_BACKEND=pipe, a signalfd
+ *    over the watched set, which reads what the application keeps
+ *    pending by blocking the signal.
  *
  * The signal mask is never changed: it is the application's, per thread,
  * and a mask set in one thread could not be given back from another.
  *
  * Per context, each source is watched through a dup of its fd (so two
  * contexts in one foreign loop are two registrations, not one fd twice),
- * and each osev_signal has an eventfd of its own: an ordinary registry
- * watch, counted like the application's, whose callback runs the
- * application's.  Whichever context reads a source first "fans out" what
- * it read under the hub lock: it writes the eventfd of every watch of
- * those signals in the process, so two contexts watching one signal both
- * get it whichever of them polls first, and a context that is not polled
- * finds it at its next dispatch.  The reader also marks its own context's
+ * and each osev_signal has a flag of its own (notify.c: an eventfd, or a
+ * pipe without the Linux APIs): an ordinary registry watch, counted like
+ * the application's, whose callback runs the application's.  Whichever
+ * context reads a source first "fans out" what it read under the hub
+ * lock: it sets the flag of every watch of those signals in the
+ * process, so two contexts watching one signal both get it whichever of
+ * them polls first, and a context that is not polled finds it at its
+ * next dispatch.  The reader also marks its own context's
  * watches for the running pass, so one dispatch delivers.  Arrivals
  * between two dispatches coalesce into one callback.
  *
@@ -48,10 +49,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
-#ifdef __linux__
+#ifdef OSEV_LINUX_APIS
 #include <sys/signalfd.h>
 #define HAVE_SIGNALFD 1
 #endif
@@ -65,12 +65,12 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int not lock-free");
 
 struct osev_signal {
     struct osev__source s;  /* first; s.arg is the signal, s.release
-                               closes efd once the watch is freed */
+                               closes flag once the watch is freed */
     void (*cb)(osev_signal *s, int signo, void *arg);
     void *arg;
     int signo;
-    int efd;                /* written by the fan-out */
-    osev_fd *w;             /* the registry watch on efd */
+    struct osev__notify flag; /* set by the fan-out */
+    osev_fd *w;             /* the registry watch on flag.rfd */
     struct osev__list ctx_link;  /* ctx->sig->signals, under ctx lock */
     struct osev__list hub_link;  /* hub.sig[signo].watches, hub lock */
 };
@@ -190,8 +190,10 @@ static int hub_open_sources(bool want_sfd)
     int p[2];
 
     if (hub.pipe_r < 0) {
-        if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
-            return -errno;
+        int r = osev__pipe(p);
+
+        if (r < 0)
+            return r;
         hub.pipe_r = p[0];
         hub.pid = getpid();
         atomic_store(&hub_wfd, p[1]);
@@ -280,11 +282,8 @@ static void hub_fan_out(uint64_t bits)
         bits &= ~SIGBIT(signo);
         for (struct osev__list *n = head->next; n != head; n = n->next) {
             osev_signal *s = osev__container_of(n, osev_signal, hub_link);
-            uint64_t one = 1;
 
-            /* EAGAIN: the counter is near full, as good as written. */
-            if (write(s->efd, &one, sizeof one) < 0)
-                (void)0;
+            osev__notify_set(s->flag.wfd);
         }
     }
 }
@@ -303,7 +302,7 @@ static void mark_own(osev_ctx *ctx, uint64_t bits)
         osev_signal *s = osev__container_of(n, osev_signal, ctx_link);
 
         if (bits & SIGBIT(s->signo))
-            osev__mark_fd(ctx, s->efd, POLLIN, ctx->epoch);
+            osev__mark_fd(ctx, s->flag.rfd, POLLIN, ctx->epoch);
     }
     osev__unlock(ctx);
 }
@@ -427,10 +426,9 @@ static int sigctx_get(osev_ctx *ctx, struct osev__sigctx **sc_out)
 static void signal_fired(osev_fd *w, int fd, short revents, void *arg)
 {
     osev_signal *s = arg;
-    uint64_t count;
 
     (void)w, (void)revents;
-    if (read(fd, &count, sizeof count) != (ssize_t)sizeof count)
+    if (!osev__notify_clear(fd))
         return;
     s->cb(s, s->signo, s->arg);
 }
@@ -438,7 +436,7 @@ static void signal_fired(osev_fd *w, int fd, short revents, void *arg)
 /* The release of the signal itself, after its watch's. */
 static void signal_release(void *arg)
 {
-    close(((osev_signal *)arg)->efd);
+    osev__notify_close(&((osev_signal *)arg)->flag);
 }
 
 int osev__signal_add_locked(osev_ctx *ctx, int signo, bool counted,
@@ -457,11 +455,13 @@ int osev__signal_add_locked(osev_ctx *ctx, int signo, bool counted,
     s = osev__alloc(ctx, sizeof *s);
     if (!s)
         return -ENOMEM;
-    s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->efd < 0) {
-        r = -errno;
+    r = osev__notify_open(&s->flag);
+    if (r < 0)
         goto fail_free;
-    }
+    /* A pipe's write end: a stale watch on its number must not see it
+     * either (the read end is claimed by the watch made on it). */
+    if (s->flag.wfd != s->flag.rfd)
+        osev__claim_fd(ctx, s->flag.wfd);
     hub_lock();
     r = hub_ref(signo, sc->use_sfd);
     hub_unlock();
@@ -473,9 +473,10 @@ int osev__signal_add_locked(osev_ctx *ctx, int signo, bool counted,
             goto fail_unref;
     }
     if (counted)
-        r = osev__fd_add_locked(ctx, s->efd, POLLIN, signal_fired, s, &s->w);
+        r = osev__fd_add_locked(ctx, s->flag.rfd, POLLIN, signal_fired, s,
+                                &s->w);
     else
-        r = osev__fd_add_internal(ctx, s->efd, signal_fired, s, &s->w);
+        r = osev__fd_add_internal(ctx, s->flag.rfd, signal_fired, s, &s->w);
     if (r < 0)
         goto fail_readers;
 
@@ -500,7 +501,7 @@ fail_unref:
     hub_unref(signo);
     hub_unlock();
 fail_close:
-    close(s->efd);
+    osev__notify_close(&s->flag);
 fail_free:
     osev__free(ctx, s);
     return r;
@@ -521,7 +522,7 @@ void osev__signal_remove_locked(osev_signal *s)
     hub_unref(s->signo);
     hub_unlock();
     /* The watch ends first, so its release (none) and free come before
-     * the signal's release closes the eventfd it watched. */
+     * the signal's release closes the flag it watched. */
     osev__fd_remove_locked(s->w);
     if (--sc->n == 0)
         readers_stop(ctx, sc);

@@ -53,6 +53,9 @@ OSEV_EXPORT int osev_schedule(osev_ctx *ctx, void (*fn)(osev_ctx *, void *arg),
      * context, and we must not touch it after that. */
     if (was_empty && !osev__in_own_callback(ctx))
         osev_wakeup(ctx);
+    /* Keeps the foreign loop running until the call ran; from another
+     * thread than the loop's this does nothing (see fd_ref). */
+    osev__hook_ref_sync(ctx);
     osev__unlock(ctx);
     return 0;
 }

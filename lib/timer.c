@@ -227,8 +227,10 @@ OSEV_EXPORT int osev_timer_set(osev_timer *t, osev_time deadline)
         r = osev__hook_timeout_lower(ctx, deadline);
     if (r == 0) {
         timer_arm(ctx, t, deadline);
-        if (ctx->push.on)
+        if (ctx->push.on) {
             osev__hook_timeout_sync(ctx); /* only later now: cannot fail */
+            osev__hook_ref_sync(ctx); /* armed, or maybe the last disarmed */
+        }
     }
     osev__unlock(ctx);
     return r;

@@ -6,8 +6,10 @@
 # is tried where pkg-config (or, for libev, the compiler) finds its loop,
 # with _POSIX_C_SOURCE set in C as strict C99 needs for the loops' own
 # headers (libuv's uses pthread types); osevent.h needs nothing.
+# osevent-version.h, which configure generates, is in the build tree
+# (top_builddir/include), the others in the source tree.
 set -eu
-: "${top_srcdir:=.}"
+: "${top_srcdir:=.}" "${top_builddir:=.}"
 cc=${CC:-cc}
 cxx=${CXX:-c++}
 tmp=$(mktemp -d)
@@ -24,7 +26,8 @@ deps_cflags() {
 try() { # LANG COMPILER FLAGS... : compile $tmp/t.LANG
     lang=$1 comp=$2
     shift 2
-    if ! $comp "$@" -I"$top_srcdir/include" -c "$tmp/t.$lang" \
+    if ! $comp "$@" -I"$top_srcdir/include" -I"$top_builddir/include" \
+            -c "$tmp/t.$lang" \
             -o "$tmp/t.o" 2>"$tmp/err"; then
         echo "FAIL: $h as $lang:"
         cat "$tmp/err"
@@ -34,10 +37,12 @@ try() { # LANG COMPILER FLAGS... : compile $tmp/t.LANG
 
 have_cxx=true
 command -v "$cxx" >/dev/null 2>&1 || have_cxx=false
-for path in "$top_srcdir"/include/*.h; do
-    h=$(basename "$path")
+# Each header once, wherever it is (both trees are one in an in-tree build).
+for h in $(for path in "$top_srcdir"/include/*.h "$top_builddir"/include/*.h; do
+        [ -f "$path" ] && basename "$path"
+    done | LC_ALL=C sort -u); do
     case $h in
-    osevent.h) mods="" posix="" ;;
+    osevent.h | osevent-version.h) mods="" posix="" ;;
     osevent-glib.h) mods="glib-2.0" posix=-D_POSIX_C_SOURCE=200809L ;;
     osevent-libevent.h) mods="libevent" posix=-D_POSIX_C_SOURCE=200809L ;;
     osevent-libuv.h) mods="libuv" posix=-D_POSIX_C_SOURCE=200809L ;;
@@ -46,7 +51,11 @@ for path in "$top_srcdir"/include/*.h; do
     osevent-verto.h) mods="libverto" posix=-D_POSIX_C_SOURCE=200809L ;;
     osevent-virt.h) mods="libvirt" posix=-D_POSIX_C_SOURCE=200809L ;;
     osevent-libev.h) mods="" posix=-D_POSIX_C_SOURCE=200809L ;;
+    osevent-cares.h) mods="libcares" posix=-D_POSIX_C_SOURCE=200809L ;;
+    osevent-curl.h) mods="libcurl" posix=-D_POSIX_C_SOURCE=200809L ;;
     osevent-dbus.h) mods="dbus-1" posix=-D_POSIX_C_SOURCE=200809L ;;
+    osevent-qt.h) mods="" posix="" ;;
+    osevent-wayland.h) mods="wayland-server" posix=-D_POSIX_C_SOURCE=200809L ;;
     *) echo "FAIL: $h: a header this test does not know"; fail=1; continue ;;
     esac
     if ! dflags=$(deps_cflags "$mods"); then
@@ -54,8 +63,23 @@ for path in "$top_srcdir"/include/*.h; do
         continue
     fi
     # The probe uses the core's macros, as a caller would: a macro's
-    # warning shows only where it is expanded.
-    cat > "$tmp/t.c" <<PROBE
+    # warning shows only where it is expanded.  osevent-version.h stands
+    # alone (it has the version macros only), and its macros must work in
+    # #if as well.
+    if [ "$h" = osevent-version.h ]; then
+        cat > "$tmp/t.c" <<PROBE
+#include <$h>
+#if OSEV_VERSION_HEX < 0 || OSEV_VERSION_MAJOR < 0 || OSEV_VERSION_MINOR < 0
+#error "bad version macros"
+#endif
+int osev_header_probe(void);
+int osev_header_probe(void)
+{
+    return OSEV_VERSION_STRING[0] == '\\0' || OSEV_VERSION_PATCH < 0;
+}
+PROBE
+    else
+        cat > "$tmp/t.c" <<PROBE
 #include <$h>
 int osev_header_probe(void);
 int osev_header_probe(void)
@@ -64,11 +88,14 @@ int osev_header_probe(void)
     unsigned flags = OSEV_CTX_SINGLE_THREAD | OSEV_CTX_BACKEND_POLL;
     osev_time t = OSEV_TIME_INFINITY - osev_ms(1) - osev_s(1);
 
-    return mask == 0 || flags == 0 || t == 0 || OSEV_EVENT_TYPE_MAX == 0;
+    return mask == 0 || flags == 0 || t == 0 || OSEV_EVENT_TYPE_MAX == 0 ||
+           OSEV_VERSION_HEX == 0xffffff;
 }
 PROBE
+    fi
     if [ "$h" = osevent-libev.h ] &&
-        ! $cc -E -x c "$tmp/t.c" -I"$top_srcdir/include" >/dev/null 2>&1; then
+        ! $cc -E -x c "$tmp/t.c" -I"$top_srcdir/include" \
+            -I"$top_builddir/include" >/dev/null 2>&1; then
         echo "skip $h: ev.h not found"
         continue
     fi

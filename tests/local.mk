@@ -12,6 +12,7 @@ OSEV_SUITES = \
 	tests/test-model \
 	tests/test-waiters \
 	tests/test-hooks \
+	tests/test-hookref \
 	tests/test-signal \
 	tests/test-child \
 	tests/test-fork \
@@ -23,13 +24,14 @@ OSEV_SUITES = \
 	tests/test-fdreuse \
 	tests/test-limits \
 	tests/test-refusals \
-	tests/test-misuse
+	tests/test-misuse \
+	tests/test-version
 
 TESTS += tests/symbols.sh tests/headers.sh
 EXTRA_DIST += tests/symbols.sh tests/osevent.sym tests/installed/consumer.c \
 	tests/headers.sh
 TESTS_ENVIRONMENT = top_builddir=$(top_builddir) top_srcdir=$(top_srcdir) \
-	CC="$(CC)"
+	CC="$(CC)" CXX="$(CXX)"
 
 if HAVE_CHECK
 check_PROGRAMS += $(OSEV_SUITES)

@@ -107,7 +107,7 @@ START_TEST(lazy_epoll_set_takes_a_stale_number)
     ck_assert_osev_err(osev_loop_once(ctx, osev_now() + osev_ms(5)),
                        -ETIMEDOUT);
     ck_assert_int_ge(osev_dispatch(ctx), 0);
-    ck_assert_int_ge(osev_get_fd(ctx), 0);
+    tu_get_fd(ctx);
     ck_assert_osev_err(osev_event_wait(ctx, 1, NULL, NULL,
                                        osev_now() + osev_ms(5), &ev),
                        -ETIMEDOUT);
@@ -126,7 +126,9 @@ static bool rec_nval(void *arg)
 }
 
 /* The aggregate fd: its epoll set and its timerfd each take a stale
- * number; both stale watches hear POLLNVAL, and the aggregate fd works. */
+ * number; both stale watches hear POLLNVAL, and the aggregate fd works.
+ * Without the Linux APIs osev_get_fd() says -ENOSYS and takes nothing:
+ * poll(2) itself finds the closed fds, and the loop serves the timer. */
 START_TEST(aggregate_fds_take_stale_numbers)
 {
     osev_ctx *ctx = tu_ctx_new();
@@ -138,18 +140,21 @@ START_TEST(aggregate_fds_take_stale_numbers)
     rd1 = watched_pipe(ctx, &s1, &wr1);
     rd2 = watched_pipe(ctx, &s2, &wr2);
     close(rd1), close(rd2);
-    fd = osev_get_fd(ctx);
-    ck_assert_int_ge(fd, 0);
+    fd = tu_get_fd(ctx);
     ck_assert_int_ge(osev_dispatch(ctx), 2);
     assert_stale_muted(&s1);
     assert_stale_muted(&s2);
 
     ck_assert_osev_ok(osev_timer_add(ctx, osev_now() + osev_ms(10),
                                      rec_timer, &tr, &t));
-    pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
-    n = poll(&pfd, 1, 5000);
-    ck_assert_int_eq(n, 1);
-    ck_assert_int_eq(osev_dispatch(ctx), 1);
+    if (fd >= 0) {
+        pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+        n = poll(&pfd, 1, 5000);
+        ck_assert_int_eq(n, 1);
+        ck_assert_int_eq(osev_dispatch(ctx), 1);
+    } else {
+        ck_assert_int_eq(osev_loop_once(ctx, osev_now() + BOUND), 1);
+    }
     ck_assert_int_eq(tr.calls, 1);
     assert_stale_muted(&s1);
     assert_stale_muted(&s2);
@@ -195,8 +200,11 @@ START_TEST(signal_fds_take_stale_numbers)
     setenv("OSEV_SIGNAL_BACKEND", _i ? "pipe" : "signalfd", 1);
     sigemptyset(&set);
     sigaddset(&set, SIGUSR2);
-    ck_assert_int_eq(pthread_sigmask(_i ? SIG_UNBLOCK : SIG_BLOCK, &set,
-                                     &old),
+    /* no signalfd without the Linux APIs: the self-pipe path then,
+     * which needs the signal unblocked */
+    ck_assert_int_eq(pthread_sigmask(_i || !TU_LINUX_APIS ? SIG_UNBLOCK
+                                                         : SIG_BLOCK,
+                                     &set, &old),
                      0);
     for (int i = 0; i < NSTALE; i++)
         rd[i] = watched_pipe(ctx, &stale[i], &wr[i]);
@@ -269,8 +277,12 @@ START_TEST(fd_the_set_refuses_affects_its_watch_only)
 
     ck_assert_osev_ok(osev_ctx_new(&o, &ctx));
     tu_pipe(q);
-    agg = osev_get_fd(ctx);
-    ck_assert_int_ge(agg, 0);
+    agg = tu_get_fd(ctx);
+    if (agg < 0) { /* no set to refuse anything without the Linux APIs */
+        osev_ctx_free(ctx);
+        close(q[0]), close(q[1]);
+        return;
+    }
     ck_assert_osev_ok(osev_fd_add(ctx, agg, POLLIN, rec_read, &self, &ws));
     ck_assert_osev_ok(osev_fd_add(ctx, q[0], POLLIN, rec_read, &healthy,
                                   &wh));
@@ -330,10 +342,13 @@ START_TEST(refused_fd_pollnval_once_under_epoll)
 {
     struct rec self = { 0 };
     osev_ctx *ctx = epoll_ctx_new();
-    int agg = osev_get_fd(ctx);
+    int agg = tu_get_fd(ctx);
     osev_fd *ws;
 
-    ck_assert_int_ge(agg, 0);
+    if (agg < 0) { /* no epoll without the Linux APIs: -ENOSYS */
+        osev_ctx_free(ctx);
+        return;
+    }
     ck_assert_osev_ok(osev_fd_add(ctx, agg, POLLIN, rec_read, &self, &ws));
     for (int i = 0; i < 3; i++)
         ck_assert_int_ge(osev_loop_once(ctx, osev_now() + osev_ms(20)),

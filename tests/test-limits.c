@@ -280,7 +280,7 @@ START_TEST(timer_deadline_limits)
     timeout = -1;
     ck_assert_osev_ok(osev_beforepoll(ctx, &n, fds, &timeout, 0));
     ck_assert_int_eq(timeout, INT_MAX);
-    ck_assert_int_ge(osev_get_fd(ctx), 0); /* timerfd far away */
+    tu_get_fd(ctx); /* timerfd far away; -ENOSYS without the Linux APIs */
     calls = 0;
     ck_assert_int_eq(osev_dispatch(ctx), 0);
     ck_assert_int_eq(calls, 0);

@@ -108,11 +108,15 @@ static bool readable(int fd, int timeout_ms)
 START_TEST(aggregate_fd_timer_and_fd)
 {
     osev_ctx *ctx = ctx_with(_i ? OSEV_CTX_BACKEND_POLL : 0);
-    int afd = osev_get_fd(ctx), p[2];
+    int afd = tu_get_fd(ctx), p[2];
     osev_timer *t, *early;
     osev_fd *w;
 
-    ck_assert_int_ge(afd, 0);
+    if (afd < 0) { /* no aggregate fd without the Linux APIs: -ENOSYS */
+        ck_assert_osev_err(osev_get_fd(ctx), -ENOSYS); /* each time */
+        osev_ctx_free(ctx);
+        return;
+    }
     ck_assert_int_eq(osev_get_fd(ctx), afd); /* the same fd each time */
     ck_assert(!readable(afd, 0));           /* no work */
 
@@ -153,10 +157,13 @@ END_TEST
 START_TEST(aggregate_fd_past_deadline)
 {
     osev_ctx *ctx = ctx_with(_i ? OSEV_CTX_BACKEND_POLL : 0);
-    int afd = osev_get_fd(ctx);
+    int afd = tu_get_fd(ctx);
     osev_timer *t;
 
-    ck_assert_int_ge(afd, 0);
+    if (afd < 0) { /* no aggregate fd without the Linux APIs: -ENOSYS */
+        osev_ctx_free(ctx);
+        return;
+    }
     ck_assert(!readable(afd, 0));
     counter = 0;
     ck_assert_osev_ok(osev_timer_add(ctx, 0, count_timer, NULL, &t));
@@ -182,7 +189,7 @@ static void noop_defer(osev_ctx *ctx, void *arg)
 START_TEST(deadline_and_deferred)
 {
     osev_ctx *ctx = tu_ctx_new();
-    int afd = osev_get_fd(ctx);
+    int afd = tu_get_fd(ctx);
     osev_time dl, at = osev_now() + osev_s(60);
     osev_timer *t;
 
@@ -195,7 +202,8 @@ START_TEST(deadline_and_deferred)
     ck_assert_osev_ok(osev_defer(ctx, noop_defer, NULL));
     ck_assert_osev_ok(osev_get_deadline(ctx, &dl));
     ck_assert_int_eq(dl, 0);
-    ck_assert(readable(afd, 0)); /* pending work shows on the fd */
+    if (afd >= 0)
+        ck_assert(readable(afd, 0)); /* pending work shows on the fd */
     ck_assert_int_eq(osev_dispatch(ctx), 1);
     ck_assert_int_eq(counter, 1);
     ck_assert_osev_ok(osev_get_deadline(ctx, &dl));
@@ -410,7 +418,7 @@ START_TEST(ctx_freed_by_callback_in_loop_once)
     int fds_before = tu_count_fds();
     osev_timer *t, *other;
 
-    (void)osev_get_fd(ctx);
+    (void)tu_get_fd(ctx);
     ck_assert_osev_ok(osev_timer_add(ctx, 0, free_ctx, ctx, &t));
     ck_assert_osev_ok(osev_timer_add(ctx, 0, count_timer, NULL, &other));
     counter = 0;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -23,6 +24,40 @@ int tu_count_fds(void)
             n++;
     closedir(d);
     return n - 1; /* the directory's own fd */
+}
+
+int tu_get_fd(osev_ctx *ctx)
+{
+    int fd = osev_get_fd(ctx);
+
+    if (TU_LINUX_APIS) {
+        ck_assert_osev_ok(fd);
+        return fd;
+    }
+    ck_assert_osev_err(fd, -ENOSYS);
+    return -1;
+}
+
+unsigned long long tu_wakeups_pending(int fd)
+{
+    char path[64], line[128];
+    unsigned long long count = ~0ULL;
+    FILE *f;
+    int n;
+
+    if (!TU_LINUX_APIS) {
+        ck_assert_int_eq(ioctl(fd, FIONREAD, &n), 0);
+        return (unsigned long long)n;
+    }
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "eventfd-count: %llx", &count) == 1)
+            break;
+    fclose(f);
+    ck_assert_uint_ne(count, ~0ULL);
+    return count;
 }
 
 void tu_pipe(int fds[2])

@@ -36,6 +36,33 @@
                       osev_strerror(ck_r_));                                 \
     } while (0)
 
+/*
+ * Whether the library was built with the Linux APIs (epoll, eventfd,
+ * timerfd, signalfd, pidfd) or for POSIX only (--disable-linux-apis).
+ * Without them osev_get_fd() gives -ENOSYS, OSEV_SIGNAL_BACKEND=signalfd
+ * and OSEV_CHILD_BACKEND=pidfd are ignored (the self-pipe and SIGCHLD
+ * paths serve), and every wakeup flag is a pipe, not an eventfd: a
+ * test whose rule differs there says so and checks what holds instead.
+ */
+#ifdef OSEV_LINUX_APIS
+#define TU_LINUX_APIS true
+#else
+#define TU_LINUX_APIS false
+#endif
+
+/* osev_get_fd(@ctx), asserted to be an fd with the Linux APIs; without
+ * them asserted to be -ENOSYS, and then -1. */
+int tu_get_fd(osev_ctx *ctx);
+
+/* How many wakeups a wakeup flag (the context's wakeup fd, as
+ * osev_beforepoll() hands it out) holds, without taking them: an
+ * eventfd's counter, or the bytes in a pipe. */
+unsigned long long tu_wakeups_pending(int fd);
+
+/* What one wakeup writes, so what reading one takes: an eventfd's 8
+ * bytes, or a pipe's 1. */
+#define TU_WAKEUP_SIZE (TU_LINUX_APIS ? 8 : 1)
+
 /* The number of fds open in this process (reads /proc/self/fd). */
 int tu_count_fds(void);
 

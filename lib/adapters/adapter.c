@@ -100,6 +100,17 @@ static void hook_fd_deregister(void *user, int fd, void *app_reg)
     areg_stop_done(r);
 }
 
+static int hook_fd_ref(void *user, int fd, void **app_reg_io, bool ref)
+{
+    struct osev__areg *r = *app_reg_io;
+    int rc = r->ad->ops->fd_ref(r, ref);
+
+    (void)user, (void)fd;
+    if (rc == 0)
+        r->unref = !ref;
+    return rc;
+}
+
 static int hook_timeout_register(void *user, void **app_reg_out,
                                  osev_time deadline, void *for_osev)
 {
@@ -180,6 +191,7 @@ static const struct osev_hooks adapter_hooks = {
 int osev__adapter_attach(osev_ctx *ctx, void *loop,
                          const struct osev__adapter_ops *ops)
 {
+    struct osev_hooks hooks = adapter_hooks;
     struct osev__adapter *ad;
     int r;
 
@@ -200,8 +212,11 @@ int osev__adapter_attach(osev_ctx *ctx, void *loop,
             return r;
         }
     }
+    /* A loop without fd_ref is kept running by every registration. */
+    if (ops->fd_ref)
+        hooks.fd_ref = hook_fd_ref;
     /* On failure nothing was registered and release was not called. */
-    r = osev_set_hooks(ctx, &adapter_hooks, sizeof adapter_hooks, ad);
+    r = osev_set_hooks(ctx, &hooks, sizeof hooks, ad);
     if (r < 0) {
         if (ops->detach)
             ops->detach(ad);

@@ -33,6 +33,8 @@ struct osev__areg {
     struct osev__adapter *ad;
     int fd;
     short events;     /* what the foreign watch holds; updated on success */
+    bool unref;       /* fd_ref made it not keep the loop running; updated
+                         on success */
     bool abandoned;   /* left in a forked child's loop: report nothing */
     void *token;      /* for_osev, handed back on every report */
     max_align_t priv[];
@@ -55,6 +57,13 @@ struct osev__adapter_ops {
     int (*timeout_start)(struct osev__areg *r, osev_time deadline);
     int (*timeout_change)(struct osev__areg *r, osev_time deadline);
     void (*timeout_stop)(struct osev__areg *r);
+    /* Optional, for loops with a "run until done" call: make r's fd watch
+     * keep that call running (@ref) or not (see fd_ref in osevent.h; only
+     * ever the context's own fds).  r->unref still holds the old state.
+     * fd_change keeps the state (it may read r->unref), fd_stop comes in
+     * either.  NULL: the hooks have no fd_ref, every watch keeps the loop
+     * running. */
+    int (*fd_ref)(struct osev__areg *r, bool ref);
     /* Set when a *_stop cannot let go of the record at once (libuv's
      * uv_close): then the loop calls osev__areg_free() when it can. */
     bool stop_frees_later;

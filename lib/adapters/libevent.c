@@ -6,16 +6,54 @@
  * Each fd registration is one persistent struct event, each context's
  * timeout one timer event (one-shot, as the contract wants: once it fired
  * libevent holds it no more, and osevent re-arms or deregisters it).
+ *
+ * Unreferenced registrations.  While the context holds nothing of the
+ * application's, osevent unreferences its own registration (the wakeup
+ * fd: see fd_ref in osevent.h), so that event_base_dispatch() may return.
+ * libevent has no public unref; what it has is what it does for its own
+ * events (the signal pipe, the thread-notify fd): an event flagged
+ * EVLIST_INTERNAL is polled and dispatched like any other but left out of
+ * the count that keeps the loop running (event_count, what
+ * event_haveevents() reads and EVENT_BASE_COUNT_ADDED reports).  The
+ * flag is in the public struct of <event2/event_struct.h>, stable within
+ * libevent's ABI (2.1.x: struct event is allocated by event_assign()
+ * users), so the adapter sets it on an event of its own, once, before it
+ * is ever added: the count is taken at add and given back at delete by
+ * the same flag, so it never goes wrong.  An unreferenced registration
+ * is thus a second event on the same fd (the twin), flagged, made the
+ * first time it is needed; exactly one of the two is added at any time.
+ * Swapping adds the new one before deleting the old: with the fd already
+ * polled for the same events, libevent then makes no backend call and
+ * allocates nothing, so neither step fails in practice (both are checked
+ * all the same).  Taking the wakeup fd out of the base instead would be
+ * simpler, but then a wakeup from another thread (osev_schedule()) would
+ * no longer reach a loop that runs for other reasons; and flipping the
+ * flag on an added event would make the count wrong.  Older libevents
+ * (2.0, whose struct event is laid out differently) have no fd_ref: every
+ * registration keeps the loop running there.
  */
 #include "adapter.h"
+
+#include <stdbool.h>
 
 #include <event2/event.h>
 
 #include "osevent-libevent.h"
 
-/* The registration's event: ours, made with event_new(). */
+#if LIBEVENT_VERSION_NUMBER >= 0x02010100
+#include <event2/event_struct.h>
+#define LEV_UNREF 1
+#endif
+
+/*
+ * The registration's events: ours, made with event_new().  @ev is the
+ * one libevent counts, added while the registration is referenced; @twin
+ * the same watch flagged internal, added while it is not (NULL until the
+ * first time).  A timeout has @ev only.
+ */
 struct lev_reg {
     struct event *ev;
+    struct event *twin;
 };
 
 static struct lev_reg *lev(struct osev__areg *r)
@@ -56,9 +94,18 @@ static void on_fd(evutil_socket_t fd, short what, void *arg)
     osev__areg_fd_ready(arg, revents);
 }
 
-/* A new event for r's fd with @events, added; NULL and *err on failure. */
-static struct event *lev_fd_event(struct osev__areg *r, short events,
-                                  int *err)
+/* Add @ev (not pending); 0 or the cause of the failure. */
+static int lev_add(struct event *ev)
+{
+    errno = 0;
+    return event_add(ev, NULL) < 0 ? lev_error() : 0;
+}
+
+/* A new event for r's fd with @events, not added yet; flagged internal
+ * (a twin: see the top of the file) with @internal.  NULL and *err on
+ * failure. */
+static struct event *lev_fd_new(struct osev__areg *r, short events,
+                                bool internal, int *err)
 {
     struct event *ev;
     short flags;
@@ -71,9 +118,22 @@ static struct event *lev_fd_event(struct osev__areg *r, short events,
         *err = -ENOMEM;
         return NULL;
     }
-    errno = 0;
-    if (event_add(ev, NULL) < 0) {
-        *err = lev_error();
+#ifdef LEV_UNREF
+    if (internal)
+        ev->ev_evcallback.evcb_flags |= EVLIST_INTERNAL;
+#else
+    (void)internal;
+#endif
+    return ev;
+}
+
+/* As lev_fd_new(), added. */
+static struct event *lev_fd_event(struct osev__areg *r, short events,
+                                  bool internal, int *err)
+{
+    struct event *ev = lev_fd_new(r, events, internal, err);
+
+    if (ev && (*err = lev_add(ev)) < 0) {
         event_free(ev);
         return NULL;
     }
@@ -84,32 +144,85 @@ static int lev_fd_start(struct osev__areg *r)
 {
     int err;
 
-    lev(r)->ev = lev_fd_event(r, r->events, &err);
+    lev(r)->ev = lev_fd_event(r, r->events, false, &err);
     return lev(r)->ev ? 0 : err;
 }
 
 /*
  * The new event is added before the old one goes, so a failure leaves the
  * old watch exactly as it was (deleting first and re-adding on failure
- * could fail again).  libevent merges two events on one fd.
+ * could fail again).  libevent merges two events on one fd.  An
+ * unreferenced registration stays so: its new twin is added, and the
+ * counted event, not pending, is made anew for the new events, before
+ * anything is let go.  A twin not pending goes; it is made again when
+ * needed.
  */
 static int lev_fd_change(struct osev__areg *r, short events)
 {
-    struct event *ev;
+    struct lev_reg *l = lev(r);
+    struct event *ev, *twin = NULL;
     int err;
 
-    ev = lev_fd_event(r, events, &err);
+    if (r->unref) {
+        ev = lev_fd_new(r, events, false, &err);
+        if (ev && !(twin = lev_fd_event(r, events, true, &err))) {
+            event_free(ev);
+            ev = NULL;
+        }
+    } else {
+        ev = lev_fd_event(r, events, false, &err);
+    }
     if (!ev)
         return err;
-    event_free(lev(r)->ev);
-    lev(r)->ev = ev;
+    event_free(l->ev);
+    if (l->twin)
+        event_free(l->twin);
+    l->ev = ev;
+    l->twin = twin;
     return 0;
 }
 
 static void lev_fd_stop(struct osev__areg *r)
 {
     event_free(lev(r)->ev); /* deletes it first */
+    if (lev(r)->twin)
+        event_free(lev(r)->twin);
 }
+
+#ifdef LEV_UNREF
+/*
+ * Swap the added event for the other one (see the top of the file): the
+ * twin while unreferenced, the counted event while referenced.  The one
+ * that comes in is added first; it watches the fd for what the other
+ * already does, so libevent neither calls its backend nor allocates, and
+ * the delete that follows cannot fail.  Called from the event's own
+ * callback too (the wakeup fd's, at the end of the pass it ran): libevent
+ * allows deleting an event there.
+ */
+static int lev_fd_ref(struct osev__areg *r, bool ref)
+{
+    struct lev_reg *l = lev(r);
+    int err;
+
+    if (ref) {
+        err = lev_add(l->ev);
+        if (err < 0)
+            return err;
+        event_del(l->twin);
+        return 0;
+    }
+    if (!l->twin) {
+        l->twin = lev_fd_new(r, r->events, true, &err);
+        if (!l->twin)
+            return err;
+    }
+    err = lev_add(l->twin);
+    if (err < 0)
+        return err;
+    event_del(l->ev);
+    return 0;
+}
+#endif
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
@@ -168,6 +281,9 @@ static const struct osev__adapter_ops libevent_ops = {
     .timeout_start = lev_timeout_start,
     .timeout_change = lev_timeout_change,
     .timeout_stop = lev_timeout_stop,
+#ifdef LEV_UNREF
+    .fd_ref = lev_fd_ref,
+#endif
 };
 
 OSEV_EXPORT int osev_libevent_attach(osev_ctx *ctx, struct event_base *base)

@@ -9,6 +9,14 @@
  * records.  libuv closes handles asynchronously, so a stopped record is
  * freed from its close callback (stop_frees_later); that callback must
  * not touch the adapter, which may be gone by then.
+ *
+ * While the context holds nothing of the application's, osevent
+ * unreferences its own registration (the wakeup fd: see fd_ref in
+ * osevent.h), and the handle is uv_unref()ed, as libuv does with its own
+ * internal handles: uv_run(UV_RUN_DEFAULT) returns once nothing else is
+ * left, and the handle is still polled, so a wakeup from another thread
+ * still reaches a loop that runs for other reasons.  The flag is the
+ * handle's: uv_poll_start() and uv_close() keep it as it is.
  */
 #include "adapter.h"
 
@@ -87,6 +95,17 @@ static void uvr_stop(struct osev__areg *r)
     uv_close(&uvr(r)->handle, on_close);
 }
 
+/* uv_ref()/uv_unref() only move the handle in or out of what keeps the
+ * loop alive: they cannot fail. */
+static int uvr_fd_ref(struct osev__areg *r, bool ref)
+{
+    if (ref)
+        uv_ref(&uvr(r)->handle);
+    else
+        uv_unref(&uvr(r)->handle);
+    return 0;
+}
+
 static void on_timer(uv_timer_t *t)
 {
     osev__areg_timeout_fired(t->data);
@@ -133,6 +152,7 @@ static const struct osev__adapter_ops libuv_ops = {
     .timeout_start = uvr_timeout_start,
     .timeout_change = uvr_timeout_change,
     .timeout_stop = uvr_stop,
+    .fd_ref = uvr_fd_ref,
     .stop_frees_later = true,
 };
 

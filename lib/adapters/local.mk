@@ -39,4 +39,6 @@ include $(srcdir)/lib/adapters/tevent.mk
 include $(srcdir)/lib/adapters/verto.mk
 include $(srcdir)/lib/adapters/sdevent.mk
 include $(srcdir)/lib/adapters/virt.mk
+include $(srcdir)/lib/adapters/wayland.mk
+include $(srcdir)/lib/adapters/qt.mk
 include $(srcdir)/tests/adapters/inject.mk

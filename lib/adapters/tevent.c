@@ -9,6 +9,18 @@
  * of anything the application owns: so freeing them is always ours to
  * do, and at detach that context is freed whole.  The registration records
  * themselves are adapter.c's (malloc), out of talloc's reach.
+ *
+ * Unreferenced registrations.  While the context holds nothing of the
+ * application's, osevent unreferences its own registration (the wakeup
+ * fd: see fd_ref in osevent.h), so that tevent_loop_wait() may return.
+ * tevent counts every fde it holds, whatever its flags, and has no way to
+ * poll one without counting it (only its own wakeup fd is left out), so
+ * the fde is freed meanwhile and added again when the registration is
+ * referenced; that add allocates and may fail, which osevent retries.
+ * The price: while unreferenced the wakeup fd is not polled, so a call
+ * another thread schedules (osev_schedule()) does not reach a tevent loop
+ * that runs for other reasons; it runs at the context's next pass (see
+ * osev_tevent_attach(3)).
  */
 #include "adapter.h"
 
@@ -22,8 +34,9 @@ struct tev_state {
     TALLOC_CTX *mem;
 };
 
-/* The registration's tevent object: an fde, or the armed timer (NULL
- * once it fired: tevent frees a timer after its handler). */
+/* The registration's tevent object: an fde (NULL while unreferenced), or
+ * the armed timer (NULL once it fired: tevent frees a timer after its
+ * handler). */
 struct tev_reg {
     struct tevent_fd *fde;
     struct tevent_timer *te;
@@ -113,7 +126,9 @@ static int tev_fd_start(struct osev__areg *r)
     return tev(r)->fde ? 0 : -ENOMEM;
 }
 
-/* tevent_fd_set_flags() cannot fail, so nothing is to be undone. */
+/* tevent_fd_set_flags() cannot fail, so nothing is to be undone.  An
+ * unreferenced registration has no fde: the new events are r->events
+ * when it is added again. */
 static int tev_fd_change(struct osev__areg *r, short events)
 {
     uint16_t flags;
@@ -121,14 +136,27 @@ static int tev_fd_change(struct osev__areg *r, short events)
 
     if (err < 0)
         return err;
-    tevent_fd_set_flags(tev(r)->fde, flags);
+    if (tev(r)->fde)
+        tevent_fd_set_flags(tev(r)->fde, flags);
     return 0;
 }
 
 static void tev_fd_stop(struct osev__areg *r)
 {
-    /* From inside its own handler too: tevent defers the free. */
+    /* From inside its own handler too: tevent defers the free.  NULL (an
+     * unreferenced registration) is fine. */
     talloc_free(tev(r)->fde);
+}
+
+/* Out of tevent while unreferenced (see the top of the file); from inside
+ * the fde's own handler too, as for a stop. */
+static int tev_fd_ref(struct osev__areg *r, bool ref)
+{
+    if (ref)
+        return tev_fd_start(r);
+    talloc_free(tev(r)->fde);
+    tev(r)->fde = NULL;
+    return 0;
 }
 
 static void on_timer(struct tevent_context *ev, struct tevent_timer *te,
@@ -200,6 +228,7 @@ static const struct osev__adapter_ops tev_ops = {
     .timeout_start = tev_timeout_start,
     .timeout_change = tev_timeout_change,
     .timeout_stop = tev_timeout_stop,
+    .fd_ref = tev_fd_ref,
     .detach = tev_detach,
 };
 

@@ -70,6 +70,25 @@ struct scenario_loop {
      * late in a turn expires early and osevent re-arms it (it still runs
      * on time, after more than one timeout_modify). */
     bool timeout_from_turn_start;
+
+    /* "Run until done": the loops that have it and whose adapter lets it
+     * return (fd_ref in osevent.h).  NULL leaves the run-until-done tests
+     * out; the adapter's man page says what holds there instead. */
+
+    /* The loop's own run-to-completion call (uv_run(UV_RUN_DEFAULT),
+     * ev_run(loop, 0), ...): returns once nothing keeps the loop running.
+     * Asserts what the call returns then. */
+    void (*run_until_done)(void *loop);
+    /* Keep the loop running with a registration of the loop's own, none
+     * of osevent's (@on), or let it go (the loop may take a turn to let
+     * go of it).  For adapters that keep polling an unreferenced
+     * registration: a call scheduled from another thread then reaches a
+     * loop that runs for others while the context holds nothing.  NULL
+     * where the adapter takes it out of the loop instead. */
+    void (*native_hold)(void *loop, bool on);
+    /* foreign_count leaves out what the adapter unreferenced (the hooks'
+     * fd_regs_unref): the loop counts only what keeps it running. */
+    bool unref_uncounted;
 };
 
 /* Run the scenario suite for @loop; returns the process exit status. */

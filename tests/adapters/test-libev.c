@@ -46,6 +46,31 @@ static bool lv_is_empty(void *loop)
     return ev_run(loop, EVRUN_NOWAIT) == 0;
 }
 
+/* ev_run() returns 0 once no watcher keeps it running. */
+static void lv_run_until_done(void *loop)
+{
+    ck_assert_int_eq(ev_run(loop, 0), 0);
+}
+
+/* A timer of the test's own, an hour away: keeps ev_run() running. */
+static struct ev_timer holder;
+
+static void holder_fired(struct ev_loop *loop, struct ev_timer *w, int what)
+{
+    (void)loop, (void)w, (void)what;
+    ck_abort_msg("the holder timer fired");
+}
+
+static void lv_native_hold(void *loop, bool on)
+{
+    if (on) {
+        ev_timer_init(&holder, holder_fired, 3600., 0.);
+        ev_timer_start(loop, &holder);
+    } else {
+        ev_timer_stop(loop, &holder);
+    }
+}
+
 static const struct scenario_loop libev_loop = {
     .name = "libev",
     .loop_new = lv_loop_new,
@@ -59,6 +84,9 @@ static const struct scenario_loop libev_loop = {
      * the abandoned one on the wakeup fd osev_ctx_free() closed too, and
      * asserts on epoll_ctl()'s EBADF. */
     .refuses_pollpri = true, /* EV_READ|EV_WRITE only */
+    .run_until_done = lv_run_until_done,
+    .native_hold = lv_native_hold,
+    .unref_uncounted = true, /* ev_run()'s count leaves out ev_unref() */
 };
 
 int main(void)

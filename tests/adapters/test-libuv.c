@@ -72,6 +72,31 @@ static bool is_empty(void *loop)
     return n == 0 && !uv_loop_alive(loop);
 }
 
+static void run_until_done(void *loop)
+{
+    ck_assert_int_eq(uv_run(loop, UV_RUN_DEFAULT), 0);
+}
+
+/* A timer of the test's own, an hour away: keeps uv_run() running.
+ * Letting go closes it, which takes the loop one more turn. */
+static uv_timer_t holder;
+
+static void holder_fired(uv_timer_t *t)
+{
+    (void)t;
+    ck_abort_msg("the holder timer fired");
+}
+
+static void native_hold(void *loop, bool on)
+{
+    if (on) {
+        ck_assert_int_eq(uv_timer_init(loop, &holder), 0);
+        ck_assert_int_eq(uv_timer_start(&holder, holder_fired, 3600000, 0), 0);
+    } else {
+        uv_close((uv_handle_t *)&holder, NULL);
+    }
+}
+
 static const struct scenario_loop libuv_loop = {
     .name = "libuv",
     .loop_new = loop_new,
@@ -81,6 +106,10 @@ static const struct scenario_loop libuv_loop = {
     .iterate = iterate,
     .foreign_count = foreign_count,
     .is_empty = is_empty,
+    .run_until_done = run_until_done,
+    .native_hold = native_hold,
+    /* uv_walk() sees unreferenced handles too: unref_uncounted stays
+     * false. */
     /* No child_reinit: after uv_loop_fork() libuv re-adds every handle,
      * the abandoned one on the wakeup fd osev_ctx_free() closed too, and
      * aborts on epoll_ctl()'s EBADF. */

@@ -111,6 +111,12 @@ static bool tev_is_empty(void *loop)
     return h->fds == 0 && h->timers == 0;
 }
 
+/* tevent_loop_wait() returns 0 once no event is left. */
+static void tev_run_until_done(void *loop)
+{
+    ck_assert_int_eq(tevent_loop_wait(loop), 0);
+}
+
 /* Nothing to call: tevent notices the new process itself (the epoll
  * backend makes a set of its own on its next call). */
 static void tev_child_reinit(void *loop)
@@ -130,6 +136,12 @@ static const struct scenario_loop tevent_poll_loop = {
     .is_empty = tev_is_empty,
     .child_reinit = tev_child_reinit,
     .refuses_pollpri = true, /* TEVENT_FD_READ is POLLIN|POLLHUP */
+    .run_until_done = tev_run_until_done,
+    /* No native_hold: the adapter takes an unreferenced registration out
+     * of tevent, which can poll nothing without being kept running by it
+     * (see tevent.c); a call scheduled from another thread then does not
+     * reach a loop that runs for others. */
+    .unref_uncounted = true, /* an unreferenced fde is freed */
 };
 
 int main(void)
