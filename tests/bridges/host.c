@@ -326,9 +326,11 @@ struct host *host_open(const char *name)
         h->pull = true;
         return h;
     }
-    for (size_t i = 0; i < NFOREIGN; i++)
-        if (strcmp(foreigns[i].name, name) == 0)
-            h->f = &foreigns[i];
+    /* (A pointer, not an index: with no foreign loop built, NFOREIGN is
+     * 0 and an unsigned i < 0 fails -Werror=type-limits.) */
+    for (const struct foreign *f = foreigns; f < foreigns + NFOREIGN; f++)
+        if (strcmp(f->name, name) == 0)
+            h->f = f;
     ck_assert_msg(h->f != NULL, "no host %s in this build", name);
     h->loop = h->f->loop_new();
     ck_assert_int_eq(h->f->attach(h->ctx, h->loop), 0);
