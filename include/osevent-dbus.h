@@ -34,7 +34,10 @@
  *    status says DBUS_DISPATCH_DATA_REMAINS, at attach time too, since
  *    messages may be queued already.  At most OSEV_DBUS_DISPATCH_MAX
  *    messages are dispatched in one pass; the rest wait for the next, so
- *    one busy connection cannot hold the context's other work.  With
+ *    one busy connection cannot hold the context's other work.  (A libuv
+ *    loop older than 1.45 runs a timer made due again from its own
+ *    callback within the same turn: there the context's fds wait until
+ *    the backlog is dispatched, its timers do not.)  With
  *    DBUS_DISPATCH_NEED_MEMORY the dispatch is tried again 10 ms later.
  *    Your handlers (filters, object paths, pending-call notifications)
  *    run from there: as callbacks of the context.
@@ -104,9 +107,12 @@ typedef struct osev_dbus osev_dbus;
  * included); not from inside an osevent hook nor from a libdbus
  * watch, timeout or dispatch-status function.
  *
- * Fork: a connection cannot be used from both sides of fork().  A child
- * may only free the context it inherited; the bridge then drops its
- * reference on the child's copy of @conn and touches nothing else.
+ * Fork: a libdbus connection cannot be used on both sides of fork().  In
+ * a child, the only use of an inherited, attached context is
+ * osev_ctx_free(): the bridge then resets the functions of the child's
+ * copy of @conn and drops its reference on it, in the child's memory
+ * only (nothing is written to the socket while the child's own reference
+ * keeps the copy alive).
  *
  * @bridge_out: receives the bridge, the caller's until osev_dbus_detach()
  *   or osev_ctx_free() of @ctx; written only on success.
@@ -115,8 +121,8 @@ typedef struct osev_dbus osev_dbus;
  * called from a release that osev_ctx_free() runs); -EBADF (a watch's fd
  * is not open); or the error of a loop the context is attached to that
  * refused a watch or a timeout, as osev_fd_add() and osev_timer_add()
- * return it (-EEXIST, -EPERM...).  On failure nothing of @conn or @ctx is
- * changed.
+ * return it (-EEXIST, -EPERM...).  On failure @conn has no function of
+ * the bridge's and @ctx holds nothing of it.
  */
 OSEV_EXPORT int osev_dbus_attach(osev_ctx *ctx, DBusConnection *conn,
                                  osev_dbus **bridge_out);

@@ -50,9 +50,10 @@ extern "C" {
  * the application's own lock serialising it with the loop.  Not from
  * inside an osevent hook; from a callback of @ctx is fine.
  *
- * Returns 0, -EINVAL (@ctx or @loop NULL, a POLLPRI watch), -ENOMEM, or
- * the errno with which the loop refused an fd (EPERM: a regular file,
- * which epoll cannot watch; EMFILE: no fd left for its dup).
+ * Returns 0, -EINVAL (@ctx or @loop NULL, a POLLPRI watch), -EBUSY
+ * (@ctx already has hooks), -ENOMEM, or the errno with which the loop
+ * refused an fd: -EPERM (a regular file, which epoll cannot watch),
+ * -EMFILE (no fd left for its dup).
  */
 OSEV_EXPORT int osev_wayland_attach(osev_ctx *ctx,
                                     struct wl_event_loop *loop);

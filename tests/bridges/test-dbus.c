@@ -604,7 +604,10 @@ START_TEST(queued_before_attach_then_detach_from_a_handler)
                      DBUS_DISPATCH_DATA_REMAINS);
 
     /* Nothing else will happen on the socket: only the look at the
-     * status on attach can start the dispatching. */
+     * status on attach can start the dispatching.  The ticker is armed
+     * before the bridge's timer, both for 0, and each re-arms from its
+     * own run: ties run in arming order, so every pass runs the ticker,
+     * then one batch of the bridge, which sees that pass's tick. */
     ck_assert_int_eq(osev_timer_add(host_ctx(h), 0, tick, &fl, &fl.ticker),
                      0);
     ck_assert_osev_ok(osev_dbus_attach(host_ctx(h), cli, &fl.bridge));
