@@ -329,7 +329,7 @@ static bool holds_app(const osev_ctx *ctx)
  * running pass syncs when it ends (osev__hooks_after_pass()).  A hook
  * that fails leaves its registration as it was: the next sync retries.
  */
-void osev__hook_ref_sync(osev_ctx *ctx)
+void osev__hook_ref_resync(osev_ctx *ctx)
 {
     struct osev__push *p = &ctx->push;
     bool ref;

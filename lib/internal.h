@@ -364,7 +364,20 @@ int osev__event_take(osev_ctx *ctx, uint64_t typemask,
 int osev__hook_fd_update(osev_ctx *ctx, struct osev__fdent *ent, short mask);
 int osev__hook_timeout_sync(osev_ctx *ctx);
 int osev__hook_timeout_lower(osev_ctx *ctx, osev_time deadline);
-void osev__hook_ref_sync(osev_ctx *ctx);
+void osev__hook_ref_resync(osev_ctx *ctx);
+/*
+ * Make the fd registrations referenced exactly while the context holds
+ * something of the application's (hooks.c, holds_app()).  Inline for
+ * the common case, checked after every push-mode pass: the application
+ * holds a watch, so every registration must be referenced, and none is
+ * unreferenced; nothing to do.
+ */
+static inline void osev__hook_ref_sync(osev_ctx *ctx)
+{
+    if (ctx->held_watches > 0 && ctx->push.stats.fd_regs_unref == 0)
+        return;
+    osev__hook_ref_resync(ctx);
+}
 void osev__hooks_after_pass(osev_ctx *ctx);
 struct osev__hooks_release {
     void (*fn)(void *user);
