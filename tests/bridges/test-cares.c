@@ -329,32 +329,13 @@ static void responder_hold(struct responder *rs)
     pthread_mutex_unlock(&rs->lock);
 }
 
-static int responder_count(struct responder *rs, size_t idx)
+/* One of the responder's counters (a field of *rs), read under its lock. */
+static int responder_read(struct responder *rs, const int *counter)
 {
     int n;
 
     pthread_mutex_lock(&rs->lock);
-    n = rs->count[idx];
-    pthread_mutex_unlock(&rs->lock);
-    return n;
-}
-
-static int responder_received(struct responder *rs)
-{
-    int n;
-
-    pthread_mutex_lock(&rs->lock);
-    n = rs->received;
-    pthread_mutex_unlock(&rs->lock);
-    return n;
-}
-
-static int responder_tcp_received(struct responder *rs)
-{
-    int n;
-
-    pthread_mutex_lock(&rs->lock);
-    n = rs->tcp_received;
+    n = *counter;
     pthread_mutex_unlock(&rs->lock);
     return n;
 }
@@ -560,7 +541,7 @@ static bool received_enough(void *arg)
 {
     struct rwait *w = arg;
 
-    return responder_received(w->rs) >= w->n;
+    return responder_read(w->rs, &w->rs->received) >= w->n;
 }
 
 static void drain(osev_fd *w, int fd, short revents, void *arg)
@@ -584,7 +565,7 @@ static void wait_received(struct scen *sc, int n)
     sc->dispatching = false;
     osev_fd_remove(fw);
     ck_assert_msg(ok, "%s: the responder got %d queries, not %d",
-                  host_name(sc->h), responder_received(&sc->rs), n);
+                  host_name(sc->h), responder_read(&sc->rs, &sc->rs.received), n);
 }
 
 static bool never(void *arg)
@@ -661,7 +642,7 @@ START_TEST(lookups_answers_nxdomain_retry)
     /* The flaky name was answered on the second try only: c-ares timed
      * out once, through the bridge's timer, and asked again. */
     ck_assert_int_eq(l[2].timeouts, 1);
-    ck_assert_int_eq(responder_count(&sc.rs, 3), 2);
+    ck_assert_int_eq(responder_read(&sc.rs, &sc.rs.count[3]), 2);
     for (int i = 0; i < 4; i++) {
         answers += l[i].status == ARES_SUCCESS;
         nx += l[i].status == ARES_ENOTFOUND;
@@ -944,7 +925,7 @@ START_TEST(udp_and_tcp_channels_one_context)
     expect_addr(&l[0], 1);
     expect_addr(&l[1], 2);
     ck_assert_int_eq(l[2].status, ARES_ENOTFOUND);
-    ck_assert_int_eq(responder_tcp_received(&sc.rs), 2);
+    ck_assert_int_eq(responder_read(&sc.rs, &sc.rs.tcp_received), 2);
     osev_cares_detach(b1);
     osev_cares_detach(b2);
     host_assert_empty(sc.h);
