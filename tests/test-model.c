@@ -16,7 +16,7 @@
 #define NFDS 12
 #define NWATCH 48
 #define NTIMER 64
-#define STEPS 3000
+#define STEPS 3000 /* per run, tu_scaled() */
 
 /* A small deterministic generator, so a failure can be replayed. */
 static uint64_t rng_state;
@@ -156,7 +156,7 @@ START_TEST(fd_watches_match_model)
     memset(watches, 0, sizeof watches);
     for (int f = 0; f < NFDS; f++)
         ck_assert_int_ge(fdv[f] = open("/dev/null", O_RDONLY | O_CLOEXEC), 0);
-    for (int step = 0; step < STEPS; step++) {
+    for (long step = 0, n = tu_scaled(STEPS); step < n; step++) {
         fd_step(ctx, fdv);
         if (rnd(4) == 0)
             fd_round(ctx, fdv);
@@ -267,7 +267,7 @@ START_TEST(timers_match_model)
 
     rng_state = 0x71e40000u + (uint64_t)_i;
     memset(timers, 0, sizeof timers);
-    for (int step = 0; step < STEPS; step++) {
+    for (long step = 0, n = tu_scaled(STEPS); step < n; step++) {
         timer_step(ctx, now);
         if (rnd(5) == 0) {
             now += rnd(300);

@@ -11,8 +11,8 @@
  *     first adds and removes watches and timers: no crash, no callback
  *     that starts after its remove returned, every release once.
  *
- * OSEV_STRESS_SCALE scales every count, in percent of the numbers above
- * (default DEFAULT_SCALE; scripts/check lowers it under valgrind).  Each
+ * OSEV_TEST_SCALE scales every count, in percent of the numbers above
+ * (tu_scaled(): 100 by default, 10 under valgrind in scripts/check).  Each
  * test also has a deadline (BOUND) after which it fails instead of
  * hanging.  Helper threads only record; the test's thread asserts.
  */
@@ -26,17 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_SCALE 100
 #define BOUND osev_s(90)
-
-static long scaled(long full)
-{
-    const char *env = getenv("OSEV_STRESS_SCALE");
-    double pct = env && *env ? strtod(env, NULL) : DEFAULT_SCALE;
-    long n = (long)((double)full * pct / 100.0);
-
-    return n < 1 ? 1 : n;
-}
 
 static double seconds_since(osev_time start)
 {
@@ -92,7 +82,7 @@ START_TEST(schedule_from_8_threads)
     osev_ctx *ctx = tu_ctx_new();
     struct producer p[SCHED_THREADS];
     pthread_barrier_t go;
-    long per = scaled(100000), want = per * SCHED_THREADS, passes = 0;
+    long per = tu_scaled(100000), want = per * SCHED_THREADS, passes = 0;
     osev_time start = osev_now(), deadline = start + BOUND;
 
     ck_assert_int_eq(pthread_barrier_init(&go, NULL, SCHED_THREADS), 0);
@@ -169,7 +159,7 @@ START_TEST(waiters_with_disjoint_predicates)
 {
     osev_ctx *ctx = tu_ctx_new();
     struct waiter w[NWAITERS];
-    long per = scaled(100000) / NWAITERS, total;
+    long per = tu_scaled(100000) / NWAITERS, total;
     osev_time start = osev_now();
     osev_event *ev;
 
@@ -561,7 +551,7 @@ static int serve_handshakes(osev_time deadline)
 
 START_TEST(occurred_races_remove)
 {
-    long n = scaled(20000), rounds = 0, handshakes = 0, served = 0;
+    long n = tu_scaled(20000), rounds = 0, handshakes = 0, served = 0;
     long late, quiet_n, bad, wrong, rel;
     osev_time start = osev_now(), deadline = start + BOUND;
     pthread_condattr_t ca;

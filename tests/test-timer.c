@@ -685,7 +685,7 @@ END_TEST
 
 /* ---- many timers: the heap ---- */
 
-#define MANY 10000
+#define MANY 10000 /* timers, tu_scaled() */
 #define MANY_FUTURE osev_s(1000000)
 
 struct mtimer {
@@ -698,6 +698,7 @@ struct mtimer {
 };
 
 static struct mtimer *many;
+static int nmany; /* tu_scaled(MANY) */
 static int *many_log, nmany_log;
 static uint64_t rng_state, arm_seq;
 
@@ -713,7 +714,7 @@ static void many_cb(osev_timer *t, osev_time now, void *arg)
 
     ck_assert_ptr_eq(m->t, t);
     ck_assert_int_le(m->deadline, now);
-    ck_assert_int_lt(nmany_log, MANY);
+    ck_assert_int_lt(nmany_log, nmany);
     many_log[nmany_log++] = (int)(m - many);
     m->calls++;
 }
@@ -756,17 +757,18 @@ START_TEST(many_timers_heap_order)
     int *expected, nexpected = 0;
     osev_time next_future = OSEV_TIME_INFINITY;
 
+    nmany = (int)tu_scaled(MANY);
     rng_state = 0xc0ffee00u + (uint64_t)_i;
     arm_seq = 0;
     nmany_log = 0;
-    many = calloc(MANY, sizeof *many);
-    many_log = calloc(MANY, sizeof *many_log);
-    expected = calloc(MANY, sizeof *expected);
+    many = calloc(nmany, sizeof *many);
+    many_log = calloc(nmany, sizeof *many_log);
+    expected = calloc(nmany, sizeof *expected);
     ck_assert_ptr_nonnull(many);
     ck_assert_ptr_nonnull(many_log);
     ck_assert_ptr_nonnull(expected);
 
-    for (int i = 0; i < MANY; i++) {
+    for (int i = 0; i < nmany; i++) {
         struct mtimer *m = &many[i];
 
         m->deadline = 1 + (osev_time)rnd(3000);
@@ -775,8 +777,8 @@ START_TEST(many_timers_heap_order)
         osev_timer_set_release(m->t, many_release);
     }
     if (rearm)
-        for (int k = 0; k < MANY / 3; k++) {
-            struct mtimer *m = &many[rnd(MANY)];
+        for (int k = 0; k < nmany / 3; k++) {
+            struct mtimer *m = &many[rnd(nmany)];
             unsigned what = rnd(10);
 
             if (what == 0)
@@ -787,15 +789,15 @@ START_TEST(many_timers_heap_order)
                 many_arm(m, 1 + (osev_time)rnd(3000));
         }
     if (remove_half)
-        for (int k = 0; k < MANY / 2; k++) {
-            struct mtimer *m = &many[rnd(MANY)];
+        for (int k = 0; k < nmany / 2; k++) {
+            struct mtimer *m = &many[rnd(nmany)];
 
             if (!m->removed) {
                 osev_timer_remove(m->t);
                 m->removed = true;
             }
         }
-    for (int i = 0; i < MANY; i++) {
+    for (int i = 0; i < nmany; i++) {
         struct mtimer *m = &many[i];
 
         if (m->removed || m->deadline == OSEV_TIME_INFINITY)
@@ -836,7 +838,7 @@ START_TEST(many_timers_heap_order)
     for (int k = 1; k < nmany_log; k++)
         ck_assert_int_le(many[many_log[k - 1]].deadline,
                          many[many_log[k]].deadline);
-    for (int i = 0; i < MANY; i++) {
+    for (int i = 0; i < nmany; i++) {
         struct mtimer *m = &many[i];
         bool due = !m->removed && m->deadline <= base;
 
@@ -847,7 +849,7 @@ START_TEST(many_timers_heap_order)
     ck_assert_int_eq(osev_dispatch(ctx), 0);
 
     osev_ctx_free(ctx);
-    for (int i = 0; i < MANY; i++) {
+    for (int i = 0; i < nmany; i++) {
         ck_assert_int_eq(many[i].released, 1);
         ck_assert_int_le(many[i].calls, 1);
     }
@@ -868,7 +870,7 @@ END_TEST
  * or index went stale.
  */
 #define MIX_SLOTS 400
-#define MIX_STEPS 20000
+#define MIX_STEPS 20000 /* tu_scaled() */
 
 struct mix {
     osev_timer *t;
@@ -922,10 +924,13 @@ START_TEST(heap_matches_model)
     rng_state = 0x5eed0000u + (uint64_t)_i;
     arm_seq = 0;
     memset(mix, 0, sizeof mix);
-    for (int step = 0; step < MIX_STEPS; step++) {
+    /* Eight phases, growing and shrinking the heap in turn. */
+    long steps = tu_scaled(MIX_STEPS), phase = steps >= 8 ? steps / 8 : 1;
+
+    for (long step = 0; step < steps; step++) {
         struct mix *m = &mix[rnd(MIX_SLOTS)];
         unsigned what = rnd(20);
-        bool grow = (step / 2500) % 2 == 0;
+        bool grow = (step / phase) % 2 == 0;
         osev_time earliest = OSEV_TIME_INFINITY;
 
         if (what < 2) {
@@ -1007,7 +1012,7 @@ START_TEST(now_monotonic)
     osev_time prev = osev_now();
 
     ck_assert_int_gt(prev, 0);
-    for (int i = 0; i < 100000; i++) {
+    for (long i = 0, n = tu_scaled(100000); i < n; i++) {
         osev_time t = osev_now();
 
         ck_assert_int_ge(t, prev);

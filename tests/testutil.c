@@ -220,3 +220,12 @@ pid_t tu_gettid(void)
 {
     return (pid_t)syscall(SYS_gettid);
 }
+
+long tu_scaled(long full)
+{
+    const char *env = getenv("OSEV_TEST_SCALE");
+    double pct = env && *env ? strtod(env, NULL) : 100.0;
+    long n = (long)((double)full * pct / 100.0);
+
+    return n < 1 ? 1 : n;
+}

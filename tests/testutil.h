@@ -127,6 +127,14 @@ int tu_needed(osev_ctx *ctx);
 bool tu_wait_until_polling(pid_t tid, osev_time deadline);
 pid_t tu_gettid(void);
 
+/*
+ * @full scaled by OSEV_TEST_SCALE, in percent (default 100), and at least
+ * 1: the size of a randomised or stress test's run.  scripts/check sets
+ * 10 under valgrind, which is some 30 times slower; ASan, TSan and the
+ * plain builds run the full size.
+ */
+long tu_scaled(long full);
+
 /* Run @s with fork mode as the environment says (CK_FORK) and return the
  * process exit status: 0 when every test passed. */
 int tu_run_suite(Suite *s);
