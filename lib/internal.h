@@ -367,14 +367,18 @@ int osev__hook_timeout_lower(osev_ctx *ctx, osev_time deadline);
 void osev__hook_ref_resync(osev_ctx *ctx);
 /*
  * Make the fd registrations referenced exactly while the context holds
- * something of the application's (hooks.c, holds_app()).  Inline for
- * the common case, checked after every push-mode pass: the application
- * holds a watch, so every registration must be referenced, and none is
- * unreferenced; nothing to do.
+ * something of the application's (hooks.c, holds_app()).  Called after
+ * every push-mode pass and every change that may end or start the last
+ * watch or timer, so the common cases stay inline: no fd_ref hook (the
+ * built-in loop, pull mode, hooks without it), or every registration
+ * referenced while a watch or an armed timer holds them.
  */
 static inline void osev__hook_ref_sync(osev_ctx *ctx)
 {
-    if (ctx->held_watches > 0 && ctx->push.stats.fd_regs_unref == 0)
+    if (!ctx->push.hooks.fd_ref)
+        return;
+    if (ctx->push.stats.fd_regs_unref == 0 &&
+        (ctx->held_watches > 0 || ctx->nheap > 0))
         return;
     osev__hook_ref_resync(ctx);
 }
