@@ -13,7 +13,8 @@ dist_man3_MANS += docs/man/osev_sdevent_attach.3 docs/man/osev_sdevent_detach.3
 if HAVE_CHECK
 check_PROGRAMS += tests/adapters/test-sdevent
 TESTS += tests/adapters/test-sdevent
-tests_adapters_test_sdevent_SOURCES = tests/adapters/test-sdevent.c
+tests_adapters_test_sdevent_SOURCES = tests/adapters/test-sdevent.c \
+	tests/adapters/epoll-set.c tests/adapters/epoll-set.h
 tests_adapters_test_sdevent_CPPFLAGS = $(OSEV_SCENARIO_CPPFLAGS) $(SDEVENT_CFLAGS) $(CHECK_CFLAGS)
 tests_adapters_test_sdevent_LDADD = lib/adapters/libosevent-sdevent.la $(OSEV_SCENARIO_LDADD) $(SDEVENT_LIBS)
 endif

@@ -15,10 +15,12 @@ dist_man3_MANS += docs/man/osev_wayland_attach.3 docs/man/osev_wayland_detach.3
 if HAVE_CHECK
 check_PROGRAMS += tests/adapters/test-wayland tests/adapters/test-inject-wayland
 TESTS += tests/adapters/test-wayland tests/adapters/test-inject-wayland
-tests_adapters_test_wayland_SOURCES = tests/adapters/test-wayland.c
+tests_adapters_test_wayland_SOURCES = tests/adapters/test-wayland.c \
+	tests/adapters/epoll-set.c tests/adapters/epoll-set.h
 tests_adapters_test_wayland_CPPFLAGS = $(OSEV_SCENARIO_CPPFLAGS) $(WAYLAND_CFLAGS) $(CHECK_CFLAGS)
 tests_adapters_test_wayland_LDADD = lib/adapters/libosevent-wayland.la $(OSEV_SCENARIO_LDADD) $(WAYLAND_LIBS)
-tests_adapters_test_inject_wayland_SOURCES = tests/adapters/test-inject-wayland.c
+tests_adapters_test_inject_wayland_SOURCES = tests/adapters/test-inject-wayland.c \
+	tests/adapters/epoll-set.c tests/adapters/epoll-set.h
 tests_adapters_test_inject_wayland_CPPFLAGS = $(OSEV_INJECT_CPPFLAGS) $(WAYLAND_CFLAGS)
 tests_adapters_test_inject_wayland_LDFLAGS = $(OSEV_INJECT_LINKFLAGS)
 tests_adapters_test_inject_wayland_LDADD = lib/adapters/libosevent-wayland.la $(OSEV_INJECT_LDADD) $(WAYLAND_LIBS)

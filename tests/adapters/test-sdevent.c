@@ -13,13 +13,9 @@
  * checkers (valgrind, ASan) report it.
  */
 #include "scenario.h"
+#include "epoll-set.h"
 
-#include <dirent.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
 
 #include <systemd/sd-event.h>
 
@@ -49,45 +45,6 @@ static void sdev_iterate(void *loop)
     ck_assert_int_ge(sd_event_run(loop, UINT64_MAX), 0);
 }
 
-static bool is_timerfd(int fd)
-{
-    char path[64], target[64];
-    ssize_t n;
-
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    n = readlink(path, target, sizeof target - 1);
-    ck_assert_int_gt(n, 0);
-    target[n] = '\0';
-    return strcmp(target, "anon_inode:[timerfd]") == 0;
-}
-
-static bool timerfd_armed(int fd)
-{
-    struct itimerspec its;
-
-    ck_assert_int_eq(timerfd_gettime(fd, &its), 0);
-    return its.it_value.tv_sec != 0 || its.it_value.tv_nsec != 0;
-}
-
-/* True when every fd in epoll set @epfd is a disarmed timerfd; fdinfo
- * lists one "tfd: <fd> events: ..." line per fd in the set. */
-static bool epoll_holds_only_idle_timers(int epfd)
-{
-    char path[64], line[256];
-    bool idle = true;
-    FILE *f;
-    int fd;
-
-    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epfd);
-    f = fopen(path, "re");
-    ck_assert_ptr_nonnull(f);
-    while (idle && fgets(line, sizeof line, f))
-        if (sscanf(line, "tfd: %d", &fd) == 1)
-            idle = is_timerfd(fd) && !timerfd_armed(fd);
-    fclose(f);
-    return idle;
-}
-
 static bool sdev_is_empty(void *loop)
 {
     /* The turn re-arms (here: disarms) the timerfds for what is left;
@@ -97,7 +54,7 @@ static bool sdev_is_empty(void *loop)
     ck_assert_int_ge(r, 0);
     if (r > 0)
         return false;
-    return epoll_holds_only_idle_timers(sd_event_get_fd(loop));
+    return epoll_set_busy(sd_event_get_fd(loop)) == 0;
 }
 
 static const struct scenario_loop sdevent_loop = {

@@ -16,11 +16,8 @@
  * would not see it.
  */
 #include "scenario.h"
+#include "epoll-set.h"
 
-#include <stdio.h>
-#include <string.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
 
 #include <wayland-server-core.h>
 
@@ -47,43 +44,11 @@ static void wl_iterate(void *loop)
     ck_assert_int_eq(wl_event_loop_dispatch(loop, -1), 0);
 }
 
-static bool is_timerfd(int fd)
-{
-    char path[64], target[64];
-    ssize_t n;
-
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    n = readlink(path, target, sizeof target - 1);
-    ck_assert_int_gt(n, 0);
-    target[n] = '\0';
-    return strcmp(target, "anon_inode:[timerfd]") == 0;
-}
-
-static bool timerfd_armed(int fd)
-{
-    struct itimerspec its;
-
-    ck_assert_int_eq(timerfd_gettime(fd, &its), 0);
-    return its.it_value.tv_sec != 0 || its.it_value.tv_nsec != 0;
-}
-
 /* The fds in the loop's epoll set that are not a timerfd, plus one per
  * armed timerfd (the loop has one at most). */
 static int wl_foreign_count(void *loop)
 {
-    char path[64], line[256];
-    int fd, n = 0;
-    FILE *f;
-
-    snprintf(path, sizeof path, "/proc/self/fdinfo/%d",
-             wl_event_loop_get_fd(loop));
-    f = fopen(path, "re");
-    ck_assert_ptr_nonnull(f);
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "tfd: %d", &fd) == 1)
-            n += is_timerfd(fd) ? timerfd_armed(fd) : 1;
-    fclose(f);
-    return n;
+    return epoll_set_busy(wl_event_loop_get_fd(loop));
 }
 
 static bool wl_is_empty(void *loop)
